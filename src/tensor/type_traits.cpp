@@ -1,5 +1,7 @@
 #include "tensor/type_traits.h"
 
+#include <string>
+
 #include "core/check.h"
 #include "tensor/type_registry.h"
 
