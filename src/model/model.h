@@ -1,0 +1,56 @@
+#pragma once
+// A loaded model: hyper-parameters, weights bound in place from the memory-mapped GGUF file, and
+// the batched forward pass over a paged KV cache.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "gguf/gguf.h"
+#include "model/forward_batch.h"
+#include "model/hparams.h"
+#include "tensor/dtype.h"
+
+namespace ag {
+
+class KvCache;
+
+struct ModelOptions {
+  int n_threads = 1;          // threads of the forward pass, the caller included
+  DType kv_type = DType::F16;  // element type of KV caches made for this model (F16 or F32)
+};
+
+class ModelImpl;  // weights, thread pool and scratch buffers (model/model_impl.h)
+
+class Model {
+ public:
+  // Maps the GGUF file, reads the hyper-parameters and binds every weight tensor, checking names,
+  // shapes and types. Errors name the file and the tensor or key that is wrong.
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const ModelOptions& options);
+  // Same, for a File already opened (tests, tools that inspect before loading).
+  static Result<std::unique_ptr<Model>> from_file(gguf::File file, const ModelOptions& options);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const HParams& hparams() const;
+  const gguf::File& file() const;
+  const ModelOptions& options() const;
+
+  // Runs one step over `batch` (see forward_batch.h): writes K/V of every row into `kv` at the
+  // slots its block table names, then attends over positions 0..pos of each row's sequence.
+  // `logits` is resized to [n_want, n_vocab]: one row per batch row with want_logits, in row order.
+  //
+  // Batch-invariant: a row's logits are bit-identical whatever other rows share the batch and
+  // whatever the thread count (every reduction runs in a fixed order per row).
+  // A malformed batch (token out of range, position not covered by its block table, block id past
+  // the cache, positions of a sequence not increasing) is an error and nothing is written.
+  // Not thread-safe: one forward at a time per Model.
+  Status forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>& logits);
+
+ private:
+  explicit Model(std::unique_ptr<ModelImpl> impl);
+  std::unique_ptr<ModelImpl> impl_;
+};
+
+}  // namespace ag
