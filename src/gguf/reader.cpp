@@ -230,7 +230,10 @@ Status Parser::place_tensors(File& f) {
     field_ = fmt::format("tensor '{}'", t.name);
     if (t.offset % align != 0)
       return fail("data offset {} is not a multiple of the alignment {}", t.offset, align);
-    if (t.offset > data_size || t.n_bytes > data_size - t.offset)
+    if (t.offset > data_size)
+      return fail("data offset {} (from the data section at {}) is past the end of the file ({} bytes)",
+                  t.offset, f.data_offset_, bytes_.size());
+    if (t.n_bytes > data_size - t.offset)
       return fail("data [offset {}, {} bytes) runs past the end of the file ({} bytes)",
                   f.data_offset_ + t.offset, t.n_bytes, bytes_.size());
     t.data = bytes_.data() + f.data_offset_ + t.offset;
