@@ -39,6 +39,25 @@ uint64_t min_encoded_size(ValueType t) {
   return 1;
 }
 
+// Names from the file go into one-line error messages: escape control bytes (a key holding '\n'
+// must not split the line) and cut very long names.
+std::string printable(std::string_view s) {
+  constexpr size_t kMaxChars = 96;
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == kMaxChars) {
+      out += fmt::format("...({} bytes)", s.size());
+      break;
+    }
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
 }  // namespace
 
 // Reads one GGUF image front to back. `field_` names what is being read, for error messages.
@@ -152,7 +171,7 @@ Status Parser::read_metadata(File& f, uint64_t n_kv) {
   for (uint64_t i = 0; i < n_kv; ++i) {
     field_ = fmt::format("metadata key #{}", i);
     AG_TRY(std::string key, read_string("key"));
-    field_ = fmt::format("metadata '{}'", key);
+    field_ = fmt::format("metadata '{}'", printable(key));
     if (key.empty()) return fail("empty key");
     if (!seen.insert(key).second) return fail("duplicate key");
     AG_TRY(ValueType type, read_value_type("value type"));
@@ -184,7 +203,7 @@ Status Parser::read_tensor_infos(File& f, uint64_t n_tensors) {
     field_ = fmt::format("tensor info #{}", i);
     TensorInfo t;
     AG_TRY(t.name, read_string("name"));
-    field_ = fmt::format("tensor '{}'", t.name);
+    field_ = fmt::format("tensor '{}'", printable(t.name));
     if (t.name.empty()) return fail("empty tensor name");
     if (!seen.insert(t.name).second) return fail("duplicate tensor name");
     AG_TRY(uint32_t n_dims, read<uint32_t>("n_dims"));
@@ -227,7 +246,7 @@ Status Parser::place_tensors(File& f) {
                 bytes_.size());
   uint64_t data_size = bytes_.size() - f.data_offset_;
   for (auto& t : f.tensors_) {
-    field_ = fmt::format("tensor '{}'", t.name);
+    field_ = fmt::format("tensor '{}'", printable(t.name));
     if (t.offset % align != 0)
       return fail("data offset {} is not a multiple of the alignment {}", t.offset, align);
     if (t.offset > data_size)
@@ -248,9 +267,9 @@ Status Parser::place_tensors(File& f) {
     const TensorInfo* prev = order[i - 1];
     const TensorInfo* cur = order[i];
     if (cur->offset < prev->offset + prev->n_bytes) {
-      field_ = fmt::format("tensor '{}'", cur->name);
+      field_ = fmt::format("tensor '{}'", printable(cur->name));
       return fail("data at offset {} overlaps tensor '{}' [offset {}, {} bytes)", cur->offset,
-                  prev->name, prev->offset, prev->n_bytes);
+                  printable(prev->name), prev->offset, prev->n_bytes);
     }
   }
   return {};

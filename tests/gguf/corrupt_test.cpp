@@ -125,6 +125,9 @@ TEST(GgufCorrupt, BadValues) {
   Bytes dup;
   dup.header(3, 0, 2).kv_u32("k", 1).kv_u32("k", 2);
   expect_error(dup, "metadata 'k': duplicate key");
+  Bytes newline_key;  // names from the file are escaped so the error stays on one line
+  newline_key.header(3, 0, 2).kv_u32("a\nb", 1).kv_u32("a\nb", 2);
+  expect_error(newline_key, "metadata 'a\\x0ab': duplicate key");
   Bytes empty_key;
   empty_key.header(3, 0, 1).kv_u32("", 1);
   expect_error(empty_key, "empty key");
