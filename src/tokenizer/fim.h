@@ -10,8 +10,10 @@
 
 namespace ag::tok {
 
-// psm: <prefix-token> prefix <suffix-token> suffix <middle-token> (what every family supports)
-// spm: <suffix-token> suffix <prefix-token> prefix <middle-token>
+// psm: [BOS] <prefix-token> prefix <suffix-token> suffix <middle-token>   (every family)
+// spm: [BOS] <prefix-token> <suffix-token> suffix <middle-token> prefix   (FIM paper variant 2,
+//      trained by StarCoder and CodeLlama; note llama.cpp's --spm-infill uses a different layout)
+// The suffix is encoded without the SentencePiece space prefix (CodeLlama's encode_infilling).
 enum class FimOrder { psm, spm };
 
 // Token ids of the infill prompt (BOS first when the model adds one). The model generates the

@@ -61,6 +61,9 @@ class Tokenizer {
   // user-defined tokens are always matched whole, as llama.cpp does.
   // Invalid UTF-8 never fails: BPE sees it as U+FFFD, SPM as byte tokens.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+  // Text that continues earlier text (a FIM suffix, CodeLlama's encode_infilling): like
+  // encode(text, false, false) but without the SentencePiece space prefix.
+  std::vector<int32_t> encode_continuation(std::string_view text) const;
 
   // Whole-sequence detokenization (llama_detokenize): strips the space-prefix space, applies the
   // vocabulary's clean-up rules. render_special=false drops control tokens and a leading BOS /
@@ -80,13 +83,16 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::vector<int32_t> encode_impl(std::string_view text, bool add_special, bool parse_special,
+                                   bool space_prefix) const;
+  std::string_view token_to_piece_view(int32_t id, bool render_special) const;
   std::shared_ptr<const Impl> impl_;
 };
 
 // Streaming detokenizer for generated text: push() returns only complete UTF-8; a partial
 // multi-byte character is held back until the following token completes it. flush() returns
-// the rest (invalid bytes as U+FFFD). Strips the space-prefix space of the first piece like
-// decode() does. Not thread-safe (one per request).
+// the rest. Output is always valid UTF-8: invalid bytes become U+FFFD. Generated text continues
+// the prompt, so (like llama.cpp's server) no leading space is stripped. One per request.
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tokenizer, bool render_special = false);
@@ -96,7 +102,6 @@ class StreamDecoder {
  private:
   const Tokenizer* tokenizer_;
   bool render_special_;
-  bool first_ = true;
   std::string pending_;  // bytes of an incomplete UTF-8 character
 };
 

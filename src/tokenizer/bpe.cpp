@@ -1,0 +1,165 @@
+// Byte-level BPE ("gpt2" vocabularies), as llama.cpp's llm_tokenizer_bpe_session: the text is
+// cut into words by the pre-tokenizer, each word's bytes are mapped to the GPT-2 byte alphabet,
+// and adjacent symbols are merged by merge rank (lowest first, leftmost on ties).
+#include <mutex>
+#include <queue>
+
+#include "tokenizer/tokenizer_impl.h"
+#include "tokenizer/unicode.h"
+
+namespace ag::tok {
+
+bool BpeCache::lookup(std::string_view word, std::vector<int32_t>& out) const {
+  std::shared_lock lock(mutex_);
+  const auto it = map_.find(word);
+  if (it == map_.end()) return false;
+  out.insert(out.end(), it->second.begin(), it->second.end());
+  return true;
+}
+
+void BpeCache::insert(std::string_view word, const std::vector<int32_t>& ids) const {
+  if (word.size() > kMaxWordBytes) return;
+  std::unique_lock lock(mutex_);
+  if (map_.size() >= kMaxEntries) map_.clear();
+  map_.emplace(std::string(word), ids);
+}
+
+namespace {
+
+// What llama.cpp's pre-tokenizer does to the text before splitting: decode leniently (a broken
+// byte becomes U+FFFD, an overlong form its code point) and re-encode. `subject` is the same
+// text for PCRE2, which rejects surrogates: they are stood in for by U+FFFF (same byte length,
+// also neither letter, digit nor space), while `canon` keeps their bytes for the words.
+void canonicalize(std::string_view text, std::string& canon, std::string& subject) {
+  canon.clear();
+  canon.reserve(text.size() + 8);
+  bool has_surrogate = false;
+  for (size_t pos = 0; pos < text.size();) {
+    uint32_t cpt = decode_utf8_lenient(text, pos);
+    if (cpt > 0x10FFFF) cpt = kReplacementChar;  // llama.cpp throws here
+    has_surrogate |= cpt >= 0xD800 && cpt <= 0xDFFF;
+    append_utf8(canon, cpt);
+  }
+  subject = canon;
+  if (!has_surrogate) return;
+  for (size_t i = 0; i + 2 < subject.size(); ++i) {
+    if (static_cast<uint8_t>(subject[i]) == 0xED && static_cast<uint8_t>(subject[i + 1]) >= 0xA0 &&
+        (static_cast<uint8_t>(subject[i + 1]) & 0xC0) == 0x80) {
+      subject[i] = static_cast<char>(0xEF);
+      subject[i + 1] = static_cast<char>(0xBF);
+      subject[i + 2] = static_cast<char>(0xBF);
+    }
+  }
+}
+
+struct Symbol {
+  int32_t prev;
+  int32_t next;
+  uint32_t begin;  // byte offset in the byte-level encoded word
+  uint32_t n;      // bytes; 0 once merged into its left neighbour
+};
+
+struct Bigram {
+  int32_t rank;
+  int32_t left;
+  int32_t right;
+  uint32_t size;
+};
+
+struct BigramGreater {  // priority_queue top = lowest rank, then leftmost
+  bool operator()(const Bigram& l, const Bigram& r) const {
+    return l.rank > r.rank || (l.rank == r.rank && l.left > r.left);
+  }
+};
+
+}  // namespace
+
+void Tokenizer::Impl::encode_bpe(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  std::string canon_buf, subject_buf;
+  std::string_view canon = text, subject = text;
+  if (!is_valid_utf8(text)) {
+    canonicalize(text, canon_buf, subject_buf);
+    canon = canon_buf;
+    subject = subject_buf;
+  }
+  std::vector<TextRange> words;
+  pre_tokenizer->split(subject, words);
+  for (const TextRange w : words) {
+    const std::string_view word = canon.substr(w.begin, w.end - w.begin);
+    if (bpe_cache.lookup(word, out)) continue;
+    const size_t before = out.size();
+    bpe_word(word, out);
+    bpe_cache.insert(word, std::vector<int32_t>(out.begin() + static_cast<ptrdiff_t>(before), out.end()));
+  }
+}
+
+void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
+  const auto& alphabet = gpt2_byte_to_utf8();
+  std::string enc;  // the word in the byte-level alphabet: one 1-2 byte character per input byte
+  enc.reserve(word.size() * 2);
+  std::vector<Symbol> symbols;
+  symbols.reserve(word.size());
+  for (size_t i = 0; i < word.size(); ++i) {
+    const std::string& ch = alphabet[static_cast<uint8_t>(word[i])];
+    const auto index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({index - 1, i + 1 == word.size() ? -1 : index + 1,
+                       static_cast<uint32_t>(enc.size()), static_cast<uint32_t>(ch.size())});
+    enc += ch;
+  }
+  const std::string_view text = enc;
+
+  if (ignore_merges) {
+    if (const int32_t id = find(text); id >= 0) {
+      out.push_back(id);
+      return;
+    }
+  }
+
+  std::priority_queue<Bigram, std::vector<Bigram>, BigramGreater> queue;
+  std::string key;
+  const auto try_add = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const Symbol& l = symbols[left];
+    const Symbol& r = symbols[right];
+    key.assign(text.substr(l.begin, l.n));
+    key += ' ';
+    key.append(text.substr(r.begin, r.n));
+    const auto it = merge_rank.find(key);
+    if (it == merge_rank.end()) return;
+    queue.push({it->second, left, right, l.n + r.n});
+  };
+  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
+
+  while (!queue.empty()) {
+    const Bigram b = queue.top();
+    queue.pop();
+    Symbol& l = symbols[b.left];
+    Symbol& r = symbols[b.right];
+    // Symbols only grow to the right and start where they started, so equal sizes mean equal
+    // text: this is llama.cpp's "left + right == bigram.text" staleness check.
+    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;
+    l.n += r.n;
+    r.n = 0;
+    l.next = r.next;
+    if (r.next >= 0) symbols[r.next].prev = b.left;
+    try_add(l.prev, b.left);
+    try_add(b.left, l.next);
+  }
+
+  for (int32_t i = 0; i != -1; i = symbols[i].next) {
+    const std::string_view piece = text.substr(symbols[i].begin, symbols[i].n);
+    const int32_t id = find(piece);
+    if (id >= 0) {
+      out.push_back(id);
+      continue;
+    }
+    // Not a token: llama.cpp looks each byte of the encoded text up as a one-byte token.
+    for (const char c : piece) {
+      const int32_t byte_id = find(std::string_view(&c, 1));
+      if (byte_id >= 0) out.push_back(byte_id);
+    }
+  }
+}
+
+}  // namespace ag::tok

@@ -1,0 +1,92 @@
+// SentencePiece-style BPE ("llama" vocabularies), as llama.cpp's llm_tokenizer_spm_session:
+// start from UTF-8 characters, repeatedly merge the adjacent pair whose concatenation is the
+// vocabulary token with the highest score (leftmost on ties), then emit each symbol as its token
+// or, failing that, as byte tokens.
+#include <queue>
+
+#include "tokenizer/tokenizer_impl.h"
+#include "tokenizer/unicode.h"
+
+namespace ag::tok {
+
+namespace {
+
+struct Symbol {
+  int32_t prev;
+  int32_t next;
+  uint32_t begin;  // byte offset in the text
+  uint32_t n;      // bytes; 0 once merged into its left neighbour
+};
+
+struct Bigram {
+  float score;
+  int32_t left;
+  int32_t right;
+  uint32_t size;
+};
+
+struct BigramLess {  // priority_queue top = highest score, then leftmost
+  bool operator()(const Bigram& l, const Bigram& r) const {
+    return l.score < r.score || (l.score == r.score && l.left > r.left);
+  }
+};
+
+}  // namespace
+
+void Tokenizer::Impl::encode_spm(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  std::vector<Symbol> symbols;
+  symbols.reserve(text.size());
+  for (size_t offs = 0; offs < text.size();) {
+    const size_t n = std::min(utf8_lead_len(text[offs]), text.size() - offs);
+    const auto index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({index - 1, offs + n == text.size() ? -1 : index + 1,
+                       static_cast<uint32_t>(offs), static_cast<uint32_t>(n)});
+    offs += n;
+  }
+
+  std::priority_queue<Bigram, std::vector<Bigram>, BigramLess> queue;
+  const auto try_add = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const uint32_t size = symbols[left].n + symbols[right].n;
+    const int32_t id = find(text.substr(symbols[left].begin, size));
+    if (id < 0) return;
+    queue.push({tokens[id].score, left, right, size});
+  };
+  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
+
+  while (!queue.empty()) {
+    const Bigram b = queue.top();
+    queue.pop();
+    Symbol& l = symbols[b.left];
+    Symbol& r = symbols[b.right];
+    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;  // stale: a side was merged
+    l.n += r.n;
+    r.n = 0;
+    l.next = r.next;
+    if (r.next >= 0) symbols[r.next].prev = b.left;
+    try_add(l.prev, b.left);
+    try_add(b.left, l.next);
+  }
+
+  for (int32_t i = 0; i != -1; i = symbols[i].next) {
+    const Symbol& sym = symbols[i];
+    const std::string_view piece = text.substr(sym.begin, sym.n);
+    const int32_t id = find(piece);
+    if (id >= 0) {
+      out.push_back(id);
+      continue;
+    }
+    // Merged symbols are always tokens, so only a single character lands here: byte fallback.
+    for (const char c : piece) {
+      const int32_t byte_id = byte_token[static_cast<uint8_t>(c)];
+      if (byte_id >= 0) {
+        out.push_back(byte_id);
+      } else if (special.unk >= 0) {
+        out.push_back(special.unk);  // a vocabulary without byte tokens (llama.cpp would throw)
+      }
+    }
+  }
+}
+
+}  // namespace ag::tok

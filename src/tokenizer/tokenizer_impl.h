@@ -1,0 +1,116 @@
+#pragma once
+// Internal: the loaded vocabulary behind a Tokenizer (shared, immutable after load apart from the
+// BPE word cache, which has its own lock).
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ag::tok {
+
+// llama_token_attr bits. A token's attributes start from its tokenizer.ggml.token_type and are
+// then adjusted the way llama.cpp adjusts them (EOG-looking tokens become control, etc.).
+enum TokenAttr : uint32_t {
+  kAttrUndefined = 0,
+  kAttrUnknown = 1u << 0,
+  kAttrUnused = 1u << 1,
+  kAttrNormal = 1u << 2,
+  kAttrControl = 1u << 3,
+  kAttrUserDefined = 1u << 4,
+  kAttrByte = 1u << 5,
+  kAttrLstrip = 1u << 7,  // strip whitespace left of the token when splitting special tokens
+  kAttrRstrip = 1u << 8,  // ... and right of it
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+struct TokenData {
+  std::string text;
+  float score = 0.0f;
+  uint32_t attr = kAttrNormal;
+};
+
+// Finds which special-token texts occur in a text in one pass (a byte trie), so the llama.cpp
+// partition below only loops over tokens that are actually present.
+class SpecialMatcher {
+ public:
+  void build(const std::vector<TokenData>& tokens, const std::vector<int32_t>& ids);
+  // Appends (unsorted, unique) the ids whose text occurs somewhere in `text`.
+  void find_present(std::string_view text, std::vector<int32_t>& ids) const;
+
+ private:
+  struct Node {
+    std::vector<std::pair<uint8_t, int32_t>> children;  // sorted by byte
+    int32_t token = -1;                                   // id whose text ends here
+  };
+  std::array<int32_t, 256> root_{};  // child node of the root per first byte, 0 = none
+  std::vector<Node> nodes_;          // nodes_[0] is the root
+};
+
+// word -> ids for byte-level BPE: words repeat constantly in source code, merges are the slow part.
+class BpeCache {
+ public:
+  bool lookup(std::string_view word, std::vector<int32_t>& out) const;
+  void insert(std::string_view word, const std::vector<int32_t>& ids) const;
+
+ private:
+  static constexpr size_t kMaxEntries = 1 << 18;  // cleared when full: bounded memory
+  static constexpr size_t kMaxWordBytes = 256;    // longer words are rare and not worth keeping
+  mutable std::shared_mutex mutex_;
+  mutable StringMap<std::vector<int32_t>> map_;
+};
+
+struct Tokenizer::Impl {
+  VocabKind kind = VocabKind::none;
+  std::string model;  // tokenizer.ggml.model
+  std::string pre;    // tokenizer.ggml.pre
+  const PreTokenizerSpec* pre_spec = nullptr;
+
+  std::vector<TokenData> tokens;     // [n_tokens]
+  StringMap<int32_t> token_to_id;
+  StringMap<int32_t> merge_rank;     // "left right" -> rank (first occurrence wins)
+
+  SpecialIds special;
+  bool add_bos = false;
+  bool add_eos = false;
+  bool add_space_prefix = false;
+  bool clean_spaces = false;
+  bool ignore_merges = false;
+  std::vector<int32_t> eog_ids;         // sorted
+  std::vector<int32_t> special_tokens;  // control / user-defined / unknown, longest text first
+  SpecialMatcher special_matcher;
+  std::vector<std::string> pieces;      // [n_tokens] token_to_piece with render_special
+  std::array<int32_t, 256> byte_token{};  // SPM byte fallback id per byte, -1 when absent
+  std::optional<PreTokenizer> pre_tokenizer;
+  BpeCache bpe_cache;
+
+  int32_t find(std::string_view text) const {
+    const auto it = token_to_id.find(text);
+    return it == token_to_id.end() ? -1 : it->second;
+  }
+  bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < tokens.size(); }
+
+  // Raw-text fragment encoders (no special-token handling).
+  void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
+  void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
+  // llama_vocab::token_to_piece with lstrip = 0.
+  std::string make_piece(int32_t id) const;
+};
+
+// Loads tokenizer.ggml.* (vocab.cpp).
+Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& file);
+
+}  // namespace ag::tok
