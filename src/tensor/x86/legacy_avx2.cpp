@@ -1,0 +1,424 @@
+#include "tensor/x86/legacy_avx2.h"
+
+#if defined(AUTOGLM_HAVE_X86_KERNELS)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/half.h"
+#include "tensor/legacy_ref.h"
+#include "tensor/quant_blocks.h"
+
+// Every function that uses AVX2/FMA/F16C intrinsics carries this attribute (helpers included, so
+// they inline); nothing here is compiled with global -mavx2.
+#define AG_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace ag::legacy_avx2 {
+
+namespace {
+
+AG_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+AG_AVX2 inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+AG_AVX2 inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+AG_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 bytes of packed nibbles -> 32 bytes in 0..15 in element order: byte j is the low nibble of
+// qs[j], byte 16 + j its high nibble.
+AG_AVX2 inline __m256i unpack_nibbles(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// The little-endian u32 at `bits` -> 32 bytes, byte i = 0xFF where bit i is set, else 0.
+AG_AVX2 inline __m256i expand_bits(const uint8_t* bits) {
+  int32_t word;
+  std::memcpy(&word, bits, sizeof(word));
+  // Byte i of the result looks at source byte i / 8 (shuffles stay inside 128-bit lanes, and
+  // both lanes hold the broadcast word, so lane 1 uses indices 2 and 3).
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(word), pick);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
+
+// 32 unsigned bytes times 32 signed bytes -> 8 lanes of 4-product sums, as floats. Exact: each
+// pair sum fits int16 without saturation for the ranges used here (|u| <= 128, |s| <= 127).
+AG_AVX2 inline __m256 dot_u8_i8(__m256i u, __m256i s) {
+  const __m256i pairs = _mm256_maddubs_epi16(u, s);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+// Signed times signed: move x's sign onto y so the unsigned-by-signed multiply applies. Valid
+// while y != -128, which the Q8 quantizers never produce.
+AG_AVX2 inline __m256 dot_i8_i8(__m256i x, __m256i y) {
+  return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+// The fifth bits of a Q5 block as 0x10 bytes, or (for Q5_0) as the -16 offset folded in:
+// nibble | 0xF0 is nibble - 16 in two's complement.
+AG_AVX2 inline __m256i q5_0_values(const BlockQ5_0& b) {
+  const __m256i high = _mm256_andnot_si256(expand_bits(b.qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
+  return _mm256_or_si256(unpack_nibbles(b.qs), high);
+}
+AG_AVX2 inline __m256i q5_1_values(const BlockQ5_1& b) {
+  const __m256i high = _mm256_and_si256(expand_bits(b.qh), _mm256_set1_epi8(0x10));
+  return _mm256_or_si256(unpack_nibbles(b.qs), high);
+}
+
+AG_AVX2 inline __m256i load_i8x32(const int8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Writes 32 signed bytes as floats q * d (+ m when kWithMin): the same single rounding per
+// operation as the scalar reference.
+template <bool kWithMin>
+AG_AVX2 inline void store_scaled(__m256i q, float d, float m, float* dst) {
+  const __m128i lo = _mm256_castsi256_si128(q);
+  const __m128i hi = _mm256_extracti128_si256(q, 1);
+  const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+  const __m256 vd = _mm256_set1_ps(d);
+  const __m256 vm = _mm256_set1_ps(m);
+  for (int k = 0; k < 4; ++k) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k])), vd);
+    if constexpr (kWithMin) v = _mm256_add_ps(v, vm);
+    _mm256_storeu_ps(dst + 8 * k, v);
+  }
+}
+
+// roundf() of 8 lanes, exactly (half away from zero): truncate, then step away from zero when
+// the dropped fraction (computed exactly) is at least one half. NaN lanes become 0; the result
+// is clamped to the int8 range.
+AG_AVX2 inline __m256i round_to_i32_clamped(__m256 v) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 frac = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t));
+  const __m256 away = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign_bit), _mm256_set1_ps(1.0f));
+  __m256 r = _mm256_add_ps(t, _mm256_and_ps(away, step));
+  r = _mm256_and_ps(r, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+  r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+  return _mm256_cvtps_epi32(r);
+}
+
+// One 32-element block to Q8 (d = amax / 127, q = roundf(x / d)); returns d and the sum of q.
+AG_AVX2 inline float quantize_q8_block(const float* x, int8_t* qs, int* sum) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 v[4];
+  __m256 amax = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_loadu_ps(x + 8 * k);
+    // max_ps returns its second operand when either is NaN: NaN elements are skipped, as in
+    // the scalar std::max(amax, |x|).
+    amax = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), amax);
+  }
+  const float d = hmax(amax) / 127;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const __m256 vid = _mm256_set1_ps(id);
+  __m256i q[4];
+  for (int k = 0; k < 4; ++k) q[k] = round_to_i32_clamped(_mm256_mul_ps(v[k], vid));
+  *sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+  // Saturating packs interleave the 128-bit lanes; the permute restores element order.
+  const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+  const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+  const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b),
+                                                 _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), q8);
+  return d;
+}
+
+AG_AVX2 inline uint16_t float_to_half(float f) {
+  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+AG_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+}
+
+AG_AVX2 inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- to_float
+
+AG_AVX2 void to_float_f16(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(x + i));
+  for (; i < n; ++i) dst[i] = f16_to_f32(x[i]);
+}
+
+AG_AVX2 void to_float_bf16(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(x + i));
+  for (; i < n; ++i) dst[i] = bf16_to_f32(x[i]);
+}
+
+AG_AVX2 void to_float_q4_0(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ4_0*>(src);
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
+    store_scaled<false>(q, half_to_float(x[i].d), 0.0f, dst + i * kQK4_0);
+  }
+}
+
+AG_AVX2 void to_float_q4_1(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ4_1*>(src);
+  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+    store_scaled<true>(unpack_nibbles(x[i].qs), half_to_float(x[i].d), half_to_float(x[i].m),
+                       dst + i * kQK4_1);
+  }
+}
+
+AG_AVX2 void to_float_q5_0(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ5_0*>(src);
+  for (int64_t i = 0; i < n / kQK5_0; ++i)
+    store_scaled<false>(q5_0_values(x[i]), half_to_float(x[i].d), 0.0f, dst + i * kQK5_0);
+}
+
+AG_AVX2 void to_float_q5_1(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ5_1*>(src);
+  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+    store_scaled<true>(q5_1_values(x[i]), half_to_float(x[i].d), half_to_float(x[i].m),
+                       dst + i * kQK5_1);
+  }
+}
+
+AG_AVX2 void to_float_q8_0(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ8_0*>(src);
+  for (int64_t i = 0; i < n / kQK8_0; ++i)
+    store_scaled<false>(load_i8x32(x[i].qs), half_to_float(x[i].d), 0.0f, dst + i * kQK8_0);
+}
+
+AG_AVX2 void to_float_q8_1(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ8_1*>(src);
+  for (int64_t i = 0; i < n / kQK8_1; ++i)
+    store_scaled<false>(load_i8x32(x[i].qs), half_to_float(x[i].d), 0.0f, dst + i * kQK8_1);
+}
+
+// ---------------------------------------------------------------- from_float
+
+AG_AVX2 void from_float_f16(const float* src, void* dst, int64_t n) {
+  auto* y = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), h);
+  }
+  for (; i < n; ++i) y[i] = f32_to_f16(src[i]);
+}
+
+AG_AVX2 void from_float_bf16(const float* src, void* dst, int64_t n) {
+  auto* y = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  // Same integer recipe as f32_to_bf16: add 0x7fff plus the lowest kept bit (round to nearest
+  // even), keep the top 16 bits; NaN keeps its top bits and is made quiet.
+  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
+  const __m256i inf_bits = _mm256_set1_epi32(0x7f800000);
+  for (; i + 16 <= n; i += 16) {
+    __m256i out[2];
+    for (int k = 0; k < 2; ++k) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8 * k));
+      const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(x, abs_mask), inf_bits);
+      const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+      const __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb);
+      const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(x, bias), 16);
+      const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(64));
+      out[k] = _mm256_blendv_epi8(rounded, quiet, is_nan);
+    }
+    // Values are 0..65535, so the unsigned saturating pack is exact; it interleaves the lanes.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(out[0], out[1]),
+                                                    _MM_SHUFFLE(3, 1, 2, 0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), packed);
+  }
+  for (; i < n; ++i) y[i] = f32_to_bf16(src[i]);
+}
+
+AG_AVX2 void from_float_q8_0(const float* src, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    int sum;
+    const float d = quantize_q8_block(src + i * kQK8_0, y[i].qs, &sum);
+    y[i].d = float_to_half(d);
+  }
+}
+
+AG_AVX2 void from_float_q8_1(const float* src, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    int sum;
+    const float d = quantize_q8_block(src + i * kQK8_1, y[i].qs, &sum);
+    y[i].d = float_to_half(d);
+    y[i].s = float_to_half(static_cast<float>(sum) * d);
+  }
+}
+
+// ---------------------------------------------------------------- vec_dot
+
+AG_AVX2 float vec_dot_f32(int64_t n, const void* row, const void* act) {
+  const auto* x = static_cast<const float*>(row);
+  const auto* y = static_cast<const float*>(act);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k), acc[k]);
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+AG_AVX2 float vec_dot_f16(int64_t n, const void* row, const void* act) {
+  const auto* x = static_cast<const uint16_t*>(row);
+  const auto* y = static_cast<const uint16_t*>(act);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(load_f16x8(x + i + 8 * k), load_f16x8(y + i + 8 * k), acc[k]);
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += f16_to_f32(x[i]) * f16_to_f32(y[i]);
+  return sum;
+}
+
+AG_AVX2 float vec_dot_bf16(int64_t n, const void* row, const void* act) {
+  const auto* x = static_cast<const uint16_t*>(row);
+  const auto* y = static_cast<const uint16_t*>(act);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k)
+      acc[k] = _mm256_fmadd_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k), acc[k]);
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
+  return sum;
+}
+
+// The quant dots share one loop: per block, the integer products of the two blocks' values
+// (exact, 8 lanes) times d_w * d_a, accumulated with FMA; two blocks per iteration into two
+// accumulators keep two FMA chains in flight. Types with a min add m_w * s_a per block, where
+// s_a = d_a * sum(q_a) is stored in the Q8_1 activation block.
+namespace {
+
+struct DotQ4_0 {
+  using W = BlockQ4_0;
+  using A = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  AG_AVX2 static __m256 products(const W& w, const A& a) {
+    const __m256i qw = _mm256_sub_epi8(unpack_nibbles(w.qs), _mm256_set1_epi8(8));
+    return dot_i8_i8(qw, load_i8x32(a.qs));
+  }
+};
+
+struct DotQ4_1 {
+  using W = BlockQ4_1;
+  using A = BlockQ8_1;
+  static constexpr bool kHasMin = true;
+  AG_AVX2 static __m256 products(const W& w, const A& a) {
+    return dot_u8_i8(unpack_nibbles(w.qs), load_i8x32(a.qs));
+  }
+};
+
+struct DotQ5_0 {
+  using W = BlockQ5_0;
+  using A = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  AG_AVX2 static __m256 products(const W& w, const A& a) {
+    return dot_i8_i8(q5_0_values(w), load_i8x32(a.qs));
+  }
+};
+
+struct DotQ5_1 {
+  using W = BlockQ5_1;
+  using A = BlockQ8_1;
+  static constexpr bool kHasMin = true;
+  AG_AVX2 static __m256 products(const W& w, const A& a) {
+    return dot_u8_i8(q5_1_values(w), load_i8x32(a.qs));
+  }
+};
+
+struct DotQ8_0 {
+  using W = BlockQ8_0;
+  using A = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  AG_AVX2 static __m256 products(const W& w, const A& a) {
+    return dot_i8_i8(load_i8x32(w.qs), load_i8x32(a.qs));
+  }
+};
+
+template <class K>
+AG_AVX2 inline __m256 dot_block(const typename K::W& w, const typename K::A& a, __m256 acc,
+                                float* mins) {
+  if constexpr (K::kHasMin) *mins += half_to_float(w.m) * half_to_float(a.s);
+  const __m256 d = _mm256_set1_ps(half_to_float(w.d) * half_to_float(a.d));
+  return _mm256_fmadd_ps(d, K::products(w, a), acc);
+}
+
+template <class K>
+AG_AVX2 inline float dot_row(int64_t n, const void* row, const void* act) {
+  const auto* w = static_cast<const typename K::W*>(row);
+  const auto* a = static_cast<const typename K::A*>(act);
+  const int64_t nb = n / 32;
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  float mins = 0;
+  int64_t ib = 0;
+  for (; ib + 2 <= nb; ib += 2) {
+    acc0 = dot_block<K>(w[ib], a[ib], acc0, &mins);
+    acc1 = dot_block<K>(w[ib + 1], a[ib + 1], acc1, &mins);
+  }
+  if (ib < nb) acc0 = dot_block<K>(w[ib], a[ib], acc0, &mins);
+  return hsum(_mm256_add_ps(acc0, acc1)) + mins;
+}
+
+}  // namespace
+
+AG_AVX2 float vec_dot_q4_0(int64_t n, const void* row, const void* act) {
+  return dot_row<DotQ4_0>(n, row, act);
+}
+AG_AVX2 float vec_dot_q4_1(int64_t n, const void* row, const void* act) {
+  return dot_row<DotQ4_1>(n, row, act);
+}
+AG_AVX2 float vec_dot_q5_0(int64_t n, const void* row, const void* act) {
+  return dot_row<DotQ5_0>(n, row, act);
+}
+AG_AVX2 float vec_dot_q5_1(int64_t n, const void* row, const void* act) {
+  return dot_row<DotQ5_1>(n, row, act);
+}
+AG_AVX2 float vec_dot_q8_0(int64_t n, const void* row, const void* act) {
+  return dot_row<DotQ8_0>(n, row, act);
+}
+
+}  // namespace ag::legacy_avx2
+
+#endif  // AUTOGLM_HAVE_X86_KERNELS

@@ -1,0 +1,44 @@
+#pragma once
+// AVX2 + FMA + F16C kernels of the float and legacy quant types. Same contracts as the
+// references in tensor/legacy_ref.h, with these guarantees (checked by tests/tensor):
+// - to_float is bit-identical to the reference (each element is one int->float conversion, one
+//   multiply and, for the types with a min, one add: no fused operations);
+// - from_float is byte-identical to the reference for every non-NaN input (F16 NaNs keep F16C's
+//   payload; Q8_0/Q8_1 agree even on NaN and inf);
+// - vec_dot sums the same integer block products, but accumulates the scaled block sums in eight
+//   float lanes with FMA, so it differs from the reference by float rounding only.
+// Only call these when cpu_has_avx2_fma() is true. Compiled per function with
+// __attribute__((target)), so the rest of the binary keeps the baseline ISA.
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define AUTOGLM_HAVE_X86_KERNELS 1
+
+namespace ag::legacy_avx2 {
+
+void to_float_f16(const void* src, float* dst, int64_t n);
+void to_float_bf16(const void* src, float* dst, int64_t n);
+void to_float_q4_0(const void* src, float* dst, int64_t n);
+void to_float_q4_1(const void* src, float* dst, int64_t n);
+void to_float_q5_0(const void* src, float* dst, int64_t n);
+void to_float_q5_1(const void* src, float* dst, int64_t n);
+void to_float_q8_0(const void* src, float* dst, int64_t n);
+void to_float_q8_1(const void* src, float* dst, int64_t n);
+
+void from_float_f16(const float* src, void* dst, int64_t n);
+void from_float_bf16(const float* src, void* dst, int64_t n);
+void from_float_q8_0(const float* src, void* dst, int64_t n);
+void from_float_q8_1(const float* src, void* dst, int64_t n);
+
+float vec_dot_f32(int64_t n, const void* row, const void* act);
+float vec_dot_f16(int64_t n, const void* row, const void* act);
+float vec_dot_bf16(int64_t n, const void* row, const void* act);
+float vec_dot_q4_0(int64_t n, const void* row, const void* act);
+float vec_dot_q4_1(int64_t n, const void* row, const void* act);
+float vec_dot_q5_0(int64_t n, const void* row, const void* act);
+float vec_dot_q5_1(int64_t n, const void* row, const void* act);
+float vec_dot_q8_0(int64_t n, const void* row, const void* act);
+
+}  // namespace ag::legacy_avx2
+
+#endif
