@@ -22,7 +22,7 @@ struct SamplingParams {
   float repeat_penalty = 1.0f;     // 1 = off; > 1 penalises repeats
   float frequency_penalty = 0.0f;  // subtracted count times
   float presence_penalty = 0.0f;   // subtracted once if present
-  int repeat_last_n = 64;          // window of accepted tokens the penalties look at; 0 = off
+  int repeat_last_n = 64;  // window of accepted tokens the penalties look at; 0 = off, -1 = all
   uint64_t seed = 0;
   std::vector<std::pair<int32_t, float>> logit_bias;  // added to a token's logit; -inf bans it
 };

@@ -1,0 +1,120 @@
+#include "kernels/matmul.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "kernels/vec.h"
+#include "tensor/type_traits.h"
+
+namespace ag::kernels {
+
+namespace {
+
+// Weight rows processed together against every activation row: small enough to stay in L1/L2
+// while the activation rows stream past (prefill), large enough to amortise the loop overhead.
+constexpr int64_t kRowBlock = 16;
+// Below this many activation rows, quantizing them on the calling thread beats a dispatch.
+constexpr int64_t kParallelQuantizeRows = 8;
+
+struct QuantizedInput {
+  DType type;
+  const uint8_t* data;  // [n_rows][row_bytes]
+  size_t row_bytes;
+};
+
+// F32 weights take the input rows as they are and use the dot product of kernels/vec.h, which sums
+// in ggml's order: F32 models are the ones compared token for token with llama.cpp, and there a
+// different summation order shows up as F16 rounding flips in the attention inputs.
+float vec_dot_f32_ggml_order(int64_t n, const void* row, const void* act) {
+  return vec_kernels().dot_f32(static_cast<int>(n), static_cast<const float*>(row),
+                               static_cast<const float*>(act));
+}
+
+}  // namespace
+
+void get_row(const WeightView& w, int64_t row, float* dst) {
+  AG_CHECK(row >= 0 && row < w.n_out, "row %lld of %lld", static_cast<long long>(row),
+           static_cast<long long>(w.n_out));
+  type_traits(w.type).to_float(w.data + static_cast<size_t>(row) * w.row_bytes, dst, w.n_in);
+}
+
+void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_rows, int64_t n_in,
+            std::span<const MatmulJob> jobs) {
+  if (n_rows == 0 || jobs.empty()) return;
+
+  // Quantize the input once per distinct vec_dot_type among the jobs (usually one).
+  QuantizedInput inputs[4];
+  int n_inputs = 0;
+  constexpr size_t kMaxJobs = 8;
+  AG_CHECK(jobs.size() <= kMaxJobs, "%zu matmul jobs", jobs.size());
+  int input_of_job[kMaxJobs] = {};
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    AG_CHECK(jobs[j].w.n_in == n_in, "matmul job %zu has n_in %lld, input has %lld", j,
+             static_cast<long long>(jobs[j].w.n_in), static_cast<long long>(n_in));
+    const DType vdt = type_traits(jobs[j].w.type).vec_dot_type;
+    int found = -1;
+    if (jobs[j].w.type == DType::F32) {
+      for (int i = 0; i < n_inputs; ++i)
+        if (inputs[i].data == reinterpret_cast<const uint8_t*>(x)) found = i;
+      if (found < 0) {
+        AG_CHECK(n_inputs < 4, "too many activation types");
+        inputs[n_inputs] = {DType::F32, reinterpret_cast<const uint8_t*>(x),
+                            sizeof(float) * static_cast<size_t>(n_in)};
+        found = n_inputs++;
+      }
+      input_of_job[j] = found;
+      continue;
+    }
+    for (int i = 0; i < n_inputs; ++i)
+      if (inputs[i].type == vdt) found = i;
+    if (found < 0) {
+      AG_CHECK(n_inputs < 4, "too many activation types");
+      const size_t rb = row_bytes(vdt, static_cast<uint64_t>(n_in));
+      auto& buf = scratch.buffer(vdt);
+      if (buf.size() < rb * static_cast<size_t>(n_rows)) buf.resize(rb * static_cast<size_t>(n_rows));
+      const auto from_float = type_traits(vdt).from_float;
+      uint8_t* dst = buf.data();
+      auto quantize_rows = [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+          from_float(x + r * n_in, dst + static_cast<size_t>(r) * rb, n_in);
+      };
+      if (n_rows >= kParallelQuantizeRows && pool.size() > 1) {
+        pool.parallel_for(n_rows, 1, quantize_rows);
+      } else {
+        quantize_rows(0, n_rows);
+      }
+      inputs[n_inputs] = {vdt, dst, rb};
+      found = n_inputs++;
+    }
+    input_of_job[j] = found;
+  }
+
+  int64_t total_rows = 0;
+  for (const auto& job : jobs) total_rows += job.w.n_out;
+
+  // Threads take contiguous ranges of the concatenated weight rows of all jobs.
+  pool.parallel_for(total_rows, kRowBlock, [&](int64_t begin, int64_t end) {
+    int64_t job_start = 0;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const MatmulJob& job = jobs[j];
+      const int64_t lo = std::max(begin, job_start) - job_start;
+      const int64_t hi = std::min(end, job_start + job.w.n_out) - job_start;
+      job_start += job.w.n_out;
+      if (lo >= hi) continue;
+      const auto vec_dot =
+          job.w.type == DType::F32 ? vec_dot_f32_ggml_order : type_traits(job.w.type).vec_dot;
+      const QuantizedInput& in = inputs[input_of_job[j]];
+      for (int64_t o0 = lo; o0 < hi; o0 += kRowBlock) {
+        const int64_t o1 = std::min(hi, o0 + kRowBlock);
+        for (int64_t r = 0; r < n_rows; ++r) {
+          const uint8_t* act = in.data + static_cast<size_t>(r) * in.row_bytes;
+          float* y = job.y + r * job.y_stride;
+          for (int64_t o = o0; o < o1; ++o)
+            y[o] = vec_dot(n_in, job.w.data + static_cast<size_t>(o) * job.w.row_bytes, act);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace ag::kernels
