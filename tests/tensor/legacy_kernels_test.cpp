@@ -74,7 +74,8 @@ double error_bound(DType t, const float* x) {
   }
 }
 
-class LegacyType : public ::testing::TestWithParam<DType> {};
+class LegacyType : public ::testing::TestWithParam<DType> {};        // weight types
+class LegacyConversion : public ::testing::TestWithParam<DType> {};  // weight types and Q8_1
 
 // The fast-vs-reference tests below compare something only when the fast kernels are installed.
 TEST(LegacyDispatch, FastKernelsAreSelectedOnAvx2) {
@@ -84,7 +85,7 @@ TEST(LegacyDispatch, FastKernelsAreSelectedOnAvx2) {
     EXPECT_NE(type_traits(t).from_float, type_traits_reference(t).from_float) << dtype_name(t);
 }
 
-TEST_P(LegacyType, RoundTripErrorWithinBound) {
+TEST_P(LegacyConversion, RoundTripErrorWithinBound) {
   const DType t = GetParam();
   test::Rng rng(1);
   for (const auto& k : {type_traits_reference(t), type_traits(t)}) {
@@ -109,7 +110,7 @@ TEST_P(LegacyType, RoundTripErrorWithinBound) {
   }
 }
 
-TEST_P(LegacyType, ZerosStayZero) {
+TEST_P(LegacyConversion, ZerosStayZero) {
   const DType t = GetParam();
   const std::vector<float> x(64, 0.0f);
   for (const auto& k : {type_traits_reference(t), type_traits(t)}) {
@@ -134,7 +135,7 @@ Bytes random_blocks(DType t, test::Rng& rng, int64_t n) {
   return b;
 }
 
-TEST_P(LegacyType, FastToFloatIsBitIdentical) {
+TEST_P(LegacyConversion, FastToFloatIsBitIdentical) {
   const DType t = GetParam();
   test::Rng rng(2);
   for (int64_t n : lengths(t)) {
@@ -193,7 +194,7 @@ std::vector<float> tricky_row(test::Rng& rng) {
   return x;
 }
 
-TEST_P(LegacyType, FastFromFloatIsByteIdentical) {
+TEST_P(LegacyConversion, FastFromFloatIsByteIdentical) {
   const DType t = GetParam();
   test::Rng rng(3);
   for (int rep = 0; rep < 4; ++rep) {
@@ -310,18 +311,10 @@ TEST_P(LegacyType, VecDotApproximatesTheFloatDot) {
 INSTANTIATE_TEST_SUITE_P(Types, LegacyType, ::testing::ValuesIn(kWeightTypes),
                          [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
 
-// Q8_1 is an activation type only: no dot of its own, but it converts both ways.
-TEST(LegacyQ8, Q8_1RoundTrip) {
-  test::Rng rng(7);
-  const auto x = test::weight_like(rng, 256);
-  for (const auto& k : {type_traits_reference(DType::Q8_1), type_traits(DType::Q8_1)}) {
-    const auto y = dequantize(k, quantize(k, x), 256);
-    for (size_t b = 0; b < 256; b += 32) {
-      const double bound = error_bound(DType::Q8_1, &x[b]);
-      for (size_t j = b; j < b + 32; ++j) ASSERT_LE(std::fabs(x[j] - y[j]), bound) << j;
-    }
-  }
-}
+const DType kConvertibleTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
+                                   DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1};
+INSTANTIATE_TEST_SUITE_P(Types, LegacyConversion, ::testing::ValuesIn(kConvertibleTypes),
+                         [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
 
 }  // namespace
 }  // namespace ag
