@@ -23,20 +23,6 @@ float mean_square(const float* x, int64_t n) {
   return sum / static_cast<float>(n);
 }
 
-void pack_nibbles(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(L[j] | L[j + 16] << 4);
-}
-
-void pack_q5(const uint8_t* L, uint8_t* qs, uint8_t* qh_bytes) {
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    qs[j] = static_cast<uint8_t>((L[j] & 0x0F) | (L[j + 16] & 0x0F) << 4);
-    qh |= static_cast<uint32_t>(L[j] >> 4 & 1) << j;
-    qh |= static_cast<uint32_t>(L[j + 16] >> 4 & 1) << (j + 16);
-  }
-  for (int k = 0; k < 4; ++k) qh_bytes[k] = static_cast<uint8_t>(qh >> (8 * k));
-}
-
 // Symmetric types: levels L in 0..2*nmax-1 around nmax, one scale per block.
 template <class Block, int kNmax>
 void quantize_row_symmetric(const float* x, Block* y, int64_t n_per_row, const float* importance) {

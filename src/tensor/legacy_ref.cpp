@@ -189,29 +189,16 @@ void from_float_q4_1(const float* src, void* dst, int64_t n) {
   }
 }
 
-namespace {
-// Packs 32 five-bit levels into a Q5 block's qs / qh.
-inline void pack_q5(const int* q, uint8_t* qs, uint8_t* qh_bytes) {
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    qs[j] = static_cast<uint8_t>((q[j] & 0x0F) | (q[j + 16] & 0x0F) << 4);
-    qh |= static_cast<uint32_t>(q[j] >> 4 & 1) << j;
-    qh |= static_cast<uint32_t>(q[j + 16] >> 4 & 1) << (j + 16);
-  }
-  std::memcpy(qh_bytes, &qh, sizeof(qh));
-}
-}  // namespace
-
 void from_float_q5_0(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ5_0*>(dst);
   for (int64_t i = 0; i < n / kQK5_0; ++i, src += kQK5_0) {
     const float d = signed_absmax(src, kQK5_0) / -16;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
-    int q[kQK5_0];
+    uint8_t q[kQK5_0];
     for (int j = 0; j < kQK5_0; ++j) {
       const float x0 = src[j] * id;
-      q[j] = trunc_clamped(x0 + 16.5f, 0, 31);
+      q[j] = static_cast<uint8_t>(trunc_clamped(x0 + 16.5f, 0, 31));
     }
     pack_q5(q, y[i].qs, y[i].qh);
   }
@@ -230,10 +217,10 @@ void from_float_q5_1(const float* src, void* dst, int64_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
     y[i].m = f32_to_f16(min);
-    int q[kQK5_1];
+    uint8_t q[kQK5_1];
     for (int j = 0; j < kQK5_1; ++j) {
       const float x0 = (src[j] - min) * id;
-      q[j] = trunc_clamped(x0 + 0.5f, 0, 31);
+      q[j] = static_cast<uint8_t>(trunc_clamped(x0 + 0.5f, 0, 31));
     }
     pack_q5(q, y[i].qs, y[i].qh);
   }

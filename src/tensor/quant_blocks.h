@@ -65,4 +65,20 @@ struct BlockQ8_1 {
 };
 static_assert(sizeof(BlockQ8_1) == 36, "block_q8_1 is 36 bytes in GGML");
 
+// Packs 32 levels (0..15) into qs: element j low, element j + 16 high.
+inline void pack_nibbles(const uint8_t* levels, uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(levels[j] | levels[j + 16] << 4);
+}
+
+// Packs 32 five-bit levels (0..31) into a Q5 block's qs and qh (qh as little-endian bytes).
+inline void pack_q5(const uint8_t* levels, uint8_t* qs, uint8_t* qh) {
+  uint32_t bits = 0;
+  for (int j = 0; j < 16; ++j) {
+    qs[j] = static_cast<uint8_t>((levels[j] & 0x0F) | (levels[j + 16] & 0x0F) << 4);
+    bits |= static_cast<uint32_t>(levels[j] >> 4 & 1) << j;
+    bits |= static_cast<uint32_t>(levels[j + 16] >> 4 & 1) << (j + 16);
+  }
+  for (int k = 0; k < 4; ++k) qh[k] = static_cast<uint8_t>(bits >> (8 * k));
+}
+
 }  // namespace ag
