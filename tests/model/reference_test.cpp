@@ -104,7 +104,7 @@ TEST_P(ReferenceForward, LogitsMatchDoublePrecisionReference) {
 
   for (DType kv_type : {DType::F32, DType::F16}) {
     SCOPED_TRACE(dtype_name(kv_type));
-    auto model = Model::load(path, {.n_threads = 2, .kv_type = kv_type});
+    auto model = Model::load(path, {.n_threads = 1, .kv_type = kv_type});
     ASSERT_TRUE(model.ok()) << model.error().message;
     auto session = Session::create(**model, 64, 8);
     ASSERT_TRUE(session.ok());

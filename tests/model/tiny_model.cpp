@@ -79,6 +79,12 @@ Status write_tiny_model(const TinySpec& s, const std::string& path) {
   };
   auto mat = [&](const std::string& name, uint64_t n_in, uint64_t n_out) -> Status {
     std::vector<float> v = gen.normal(n_in * n_out, 0.0f, s.weight_std);
+    if (s.dequantized_from != DType::F32) {
+      std::vector<uint8_t> q(row_bytes(s.dequantized_from, n_in) * n_out);
+      quantize_weights(s.dequantized_from, v.data(), q.data(), static_cast<int64_t>(n_out),
+                       static_cast<int64_t>(n_in), nullptr);
+      type_traits(s.dequantized_from).to_float(q.data(), v.data(), static_cast<int64_t>(v.size()));
+    }
     if (s.matrix_type == DType::F32) return w.add_tensor(name, DType::F32, {n_in, n_out}, as_bytes(v));
     std::vector<uint8_t> q(row_bytes(s.matrix_type, n_in) * n_out);
     quantize_weights(s.matrix_type, v.data(), q.data(), static_cast<int64_t>(n_out),

@@ -27,6 +27,9 @@ struct TinySpec {
   bool rope_freqs = false;   // Llama-3 style rope_freqs.weight
   bool tied = false;         // no output.weight
   DType matrix_type = DType::F32;  // type of the 2-D weights (norms and biases stay F32)
+  // Quantize the matrices to this type and write them back dequantized as F32 (F32 = off): the F32
+  // twin of a quantized model, differing from it only by activation rounding in the dot products.
+  DType dequantized_from = DType::F32;
   uint64_t seed = 1;
   float weight_std = 0.15f;
 };

@@ -1,0 +1,110 @@
+// Models of every computable weight type load, generate, and stay close to the F32 model they were
+// quantized from.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/model.h"
+#include "model/session.h"
+#include "tensor/type_traits.h"
+#include "tiny_model.h"
+
+namespace ag {
+namespace {
+
+struct TypeCase {
+  DType type;
+  // ||logits - logits_f32|| / ||logits_f32 - mean|| against the F32 model the weights came from
+  // (weight quantization error, amplified by a random model) ...
+  double max_vs_original;
+  // ... and against the F32 twin holding the dequantized weights (activation rounding only).
+  double max_vs_dequantized;
+};
+
+class QuantizedModel : public ::testing::TestWithParam<TypeCase> {};
+
+test::TinySpec spec_for(DType type) {
+  test::TinySpec s;
+  // rows of 256 so the K-quants (256-element super-blocks) fit every matrix
+  s.n_embd = 256;
+  s.n_head = 4;
+  s.n_head_kv = 2;
+  s.head_dim = 64;
+  s.n_ff = 256;
+  s.n_vocab = 96;
+  s.n_layer = 1;
+  s.weight_std = 0.05f;
+  s.matrix_type = type;
+  return s;
+}
+
+std::vector<float> prompt_logits(const std::string& path, const std::vector<int32_t>& tokens) {
+  auto model = Model::load(path, {.n_threads = 1});
+  EXPECT_TRUE(model.ok()) << (model.ok() ? "" : model.error().message);
+  if (!model.ok()) return {};
+  auto session = Session::create(**model, 64);
+  std::vector<float> logits;
+  EXPECT_TRUE(session->eval(tokens, true, logits).ok());
+  // and it generates: 4 greedy steps
+  std::vector<float> step;
+  int32_t next = 0;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(session->eval({&next, 1}, false, step).ok());
+    next = static_cast<int32_t>(std::max_element(step.begin(), step.end()) - step.begin());
+    for (float v : step) EXPECT_TRUE(std::isfinite(v));
+  }
+  return logits;
+}
+
+double relative_rms(const std::vector<float>& got, const std::vector<float>& ref) {
+  EXPECT_EQ(ref.size(), got.size());
+  if (ref.size() != got.size() || ref.empty()) return 1e9;
+  double mean = 0;
+  for (float v : ref) mean += v;
+  mean /= static_cast<double>(ref.size());
+  double err = 0, spread = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    err += (got[i] - ref[i]) * (got[i] - ref[i]);
+    spread += (ref[i] - mean) * (ref[i] - mean);
+  }
+  return std::sqrt(err / spread);
+}
+
+TEST_P(QuantizedModel, LoadsGeneratesAndTracksF32) {
+  const TypeCase tc = GetParam();
+  ASSERT_TRUE(has_type_traits(tc.type)) << dtype_name(tc.type);
+  const std::string name(dtype_name(tc.type));
+  const std::string f32_path = test::temp_path("types_f32_" + name + ".gguf");
+  const std::string q_path = test::temp_path("types_" + name + ".gguf");
+  const std::string twin_path = test::temp_path("types_" + name + "_dequantized.gguf");
+  ASSERT_TRUE(test::write_tiny_model(spec_for(DType::F32), f32_path).ok());
+  ASSERT_TRUE(test::write_tiny_model(spec_for(tc.type), q_path).ok());
+  test::TinySpec twin = spec_for(DType::F32);
+  twin.dequantized_from = tc.type;
+  ASSERT_TRUE(test::write_tiny_model(twin, twin_path).ok());
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 12; ++i) tokens.push_back((i * 29 + 5) % 96);
+  const auto original = prompt_logits(f32_path, tokens);
+  const auto dequantized = prompt_logits(twin_path, tokens);
+  const auto got = prompt_logits(q_path, tokens);
+  const double vs_original = relative_rms(got, original);
+  const double vs_dequantized = relative_rms(got, dequantized);
+  RecordProperty("vs_original", std::to_string(vs_original));
+  RecordProperty("vs_dequantized", std::to_string(vs_dequantized));
+  EXPECT_LT(vs_original, tc.max_vs_original) << name;
+  EXPECT_LT(vs_dequantized, tc.max_vs_dequantized) << name;
+  EXPECT_GT(vs_original, 0.0) << name << " should differ from F32 at all";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllTypes, QuantizedModel,
+    ::testing::Values(TypeCase{DType::F16, 0.005, 0.002}, TypeCase{DType::BF16, 0.02, 0.01},
+                      TypeCase{DType::Q8_0, 0.05, 0.04}, TypeCase{DType::Q5_0, 0.25, 0.04},
+                      TypeCase{DType::Q5_1, 0.25, 0.04}, TypeCase{DType::Q4_0, 0.5, 0.04},
+                      TypeCase{DType::Q4_1, 0.5, 0.04}, TypeCase{DType::Q6_K, 0.1, 0.04},
+                      TypeCase{DType::Q5_K, 0.2, 0.04}, TypeCase{DType::Q4_K, 0.4, 0.04},
+                      TypeCase{DType::Q3_K, 0.8, 0.04}, TypeCase{DType::Q2_K, 1.2, 0.04}),
+    [](const auto& param_info) { return std::string(dtype_name(param_info.param.type)); });
+
+}  // namespace
+}  // namespace ag
