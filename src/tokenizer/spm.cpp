@@ -78,13 +78,12 @@ void Tokenizer::Impl::encode_spm(std::string_view text, std::vector<int32_t>& ou
       continue;
     }
     // Merged symbols are always tokens, so only a single character lands here: byte fallback.
-    for (const char c : piece) {
-      const int32_t byte_id = byte_token[static_cast<uint8_t>(c)];
-      if (byte_id >= 0) {
-        out.push_back(byte_id);
-      } else if (special.unk >= 0) {
-        out.push_back(special.unk);  // a vocabulary without byte tokens (llama.cpp would throw)
-      }
+    bool have_bytes = true;
+    for (const char c : piece) have_bytes &= byte_token[static_cast<uint8_t>(c)] >= 0;
+    if (have_bytes) {
+      for (const char c : piece) out.push_back(byte_token[static_cast<uint8_t>(c)]);
+    } else if (special.unk >= 0) {
+      out.push_back(special.unk);  // no byte tokens: one <unk> per character (llama.cpp throws)
     }
   }
 }

@@ -294,7 +294,7 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
   const Impl& v = *impl_;
   if (!v.valid(id)) return {};
   if (!render_special && (v.tokens[id].attr & (kAttrUnknown | kAttrControl))) return {};
-  return v.pieces[id];
+  return std::string(v.piece(id));
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special) const {
@@ -359,7 +359,7 @@ std::string_view Tokenizer::token_to_piece_view(int32_t id, bool render_special)
   const Impl& v = *impl_;
   if (!v.valid(id)) return {};
   if (!render_special && (v.tokens[id].attr & (kAttrUnknown | kAttrControl))) return {};
-  return v.pieces[id];
+  return v.piece(id);
 }
 
 }  // namespace ag::tok

@@ -78,9 +78,10 @@ struct Tokenizer::Impl {
   std::string pre;    // tokenizer.ggml.pre
   const PreTokenizerSpec* pre_spec = nullptr;
 
-  std::vector<TokenData> tokens;     // [n_tokens]
-  StringMap<int32_t> token_to_id;
-  StringMap<int32_t> merge_rank;     // "left right" -> rank (first occurrence wins)
+  std::vector<TokenData> tokens;  // [n_tokens]; never resized after load (views point into it)
+  std::unordered_map<std::string_view, int32_t> token_to_id;  // keys view tokens[i].text
+  std::string merge_arena;        // all merge strings back to back
+  std::unordered_map<std::string_view, int32_t> merge_rank;  // "left right" -> rank (first wins)
 
   SpecialIds special;
   bool add_bos = false;
@@ -91,7 +92,8 @@ struct Tokenizer::Impl {
   std::vector<int32_t> eog_ids;         // sorted
   std::vector<int32_t> special_tokens;  // control / user-defined / unknown, longest text first
   SpecialMatcher special_matcher;
-  std::vector<std::string> pieces;      // [n_tokens] token_to_piece with render_special
+  std::string piece_arena;              // token_to_piece (render_special) of every token
+  std::vector<uint32_t> piece_offset;   // [n_tokens + 1] into piece_arena
   std::array<int32_t, 256> byte_token{};  // SPM byte fallback id per byte, -1 when absent
   std::optional<PreTokenizer> pre_tokenizer;
   BpeCache bpe_cache;
@@ -101,6 +103,9 @@ struct Tokenizer::Impl {
     return it == token_to_id.end() ? -1 : it->second;
   }
   bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < tokens.size(); }
+  std::string_view piece(int32_t id) const {
+    return std::string_view(piece_arena).substr(piece_offset[id], piece_offset[id + 1] - piece_offset[id]);
+  }
 
   // Raw-text fragment encoders (no special-token handling).
   void encode_spm(std::string_view text, std::vector<int32_t>& out) const;

@@ -35,10 +35,11 @@ void read_id(const gguf::File& f, std::string_view name, size_t n_tokens, int32_
 
 // Token texts llama.cpp uses to find special tokens the metadata does not name, most specific
 // first. (llama.cpp scans an unordered map, so with several candidates its pick is arbitrary; the
-// order here makes ours deterministic.)
+// order here makes ours deterministic.) "▁<EOT>" is CodeLlama's real token text; llama.cpp only
+// lists "_<EOT>" with an ASCII underscore.
 constexpr std::string_view kEotTexts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"};
+    "<EOT>", "_<EOT>", "▁<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"};
 constexpr std::string_view kEomTexts[] = {"<|eom_id|>"};
 constexpr std::string_view kFimPreTexts[] = {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
                                              "<｜fim▁begin｜>", "<PRE>", "▁<PRE>",
@@ -54,9 +55,12 @@ constexpr std::string_view kFimPadTexts[] = {"<|fim_pad|>", "<fim-pad>", "<fim_p
 constexpr std::string_view kFimRepTexts[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>",
                                              "<REPO>", "<reponame>"};
 constexpr std::string_view kFimSepTexts[] = {"<|file_sep|>"};
+// llama.cpp also lists "</s>" (for paddleocr); left out here: Qwen vocabularies have "</s>" as an
+// ordinary token, and a code model closing an HTML <s> element must not end its generation. Where
+// "</s>" is the model's EOS it is in the set anyway.
 constexpr std::string_view kEogTexts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+    "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "▁<EOT>", "[EOT]", "[EOS]",
     "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
     "<｜end▁of▁sentence｜>", "[e~["};
 
@@ -180,7 +184,7 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
       case TokenType::byte: t.attr = kAttrByte; break;
       default: t.attr = kAttrUndefined; break;
     }
-    const auto [it, inserted] = v.token_to_id.emplace(t.text, static_cast<int32_t>(i));
+    const auto [it, inserted] = v.token_to_id.emplace(std::string_view(t.text), static_cast<int32_t>(i));
     if (!inserted) {
       return ag::error("{}: duplicate token in {}: '{}' has ids {} and {}", f.path(), key("tokens"),
                        t.text, it->second, i);
@@ -190,12 +194,17 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
   if (v.kind == VocabKind::bpe) {
     AG_TRY(const gguf::Array* merges, string_array(f, "merges"));
     if (merges == nullptr) return ag::error("{}: {} is missing", f.path(), key("merges"));
+    size_t total = 0;
+    for (const auto& item : merges->items) total += item.as_string()->size();
+    v.merge_arena.reserve(total);  // exact: the views below must not move
     v.merge_rank.reserve(merges->items.size());
     for (size_t i = 0; i < merges->items.size(); ++i) {
       const std::string& m = *merges->items[i].as_string();
       const size_t sp = m.find(' ', 1);
       if (sp == std::string::npos) continue;  // llama.cpp files it under ("", ""): never matched
-      v.merge_rank.emplace(m, static_cast<int32_t>(i));
+      const size_t at = v.merge_arena.size();
+      v.merge_arena += m;
+      v.merge_rank.emplace(std::string_view(v.merge_arena).substr(at, m.size()), static_cast<int32_t>(i));
     }
     AG_TRY(auto pt, PreTokenizer::compile(v.pre_spec->regexes));
     v.pre_tokenizer.emplace(std::move(pt));
@@ -300,11 +309,6 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
     eog.erase(std::find(eog.begin(), eog.end(), end));
     v.tokens[end].attr = kAttrUserDefined;
   }
-  // gemma4 / paddleocr: "</s>" is ordinary text when "<|tool_response>" exists.
-  if (const int32_t es = eog_has("</s>"); es >= 0 && eog_has("<|tool_response>") >= 0) {
-    eog.erase(std::find(eog.begin(), eog.end(), es));
-    v.tokens[es].attr = kAttrNormal;
-  }
   v.eog_ids = std::move(eog);
 
   // Special tokens split out before tokenization, longest first.
@@ -318,8 +322,12 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
   });
   v.special_matcher.build(v.tokens, v.special_tokens);
 
-  v.pieces.resize(n_tokens);
-  for (size_t i = 0; i < n_tokens; ++i) v.pieces[i] = v.make_piece(static_cast<int32_t>(i));
+  v.piece_offset.resize(n_tokens + 1);
+  for (size_t i = 0; i < n_tokens; ++i) {
+    v.piece_offset[i] = static_cast<uint32_t>(v.piece_arena.size());
+    v.piece_arena += v.make_piece(static_cast<int32_t>(i));
+  }
+  v.piece_offset[n_tokens] = static_cast<uint32_t>(v.piece_arena.size());
 
   // Per-model token attributes (llama.cpp sets these by model name; they are not in GGUF).
   AG_TRY(std::string name, f.get_string_or("general.name", ""));
