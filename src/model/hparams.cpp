@@ -37,11 +37,6 @@ Result<int> get_count(const gguf::File& f, const std::string& key, int64_t max,
 
 }  // namespace
 
-uint64_t kv_bytes_per_token(const HParams& hp, uint32_t element_bytes) {
-  return 2ull * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.n_embd_kv()) *
-         element_bytes;
-}
-
 Result<HParams> read_hparams(const gguf::File& f) {
   HParams hp;
   {

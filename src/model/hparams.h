@@ -55,6 +55,9 @@ struct HParams {
 Result<HParams> read_hparams(const gguf::File& file);
 
 // Bytes of KV cache one token position takes over all layers (K and V) for an element type.
-uint64_t kv_bytes_per_token(const HParams& hp, uint32_t element_bytes);
+inline uint64_t kv_bytes_per_token(const HParams& hp, uint32_t element_bytes) {
+  return 2ull * static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(hp.n_embd_kv()) *
+         element_bytes;
+}
 
 }  // namespace ag
