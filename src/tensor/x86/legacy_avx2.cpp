@@ -147,8 +147,10 @@ AG_AVX2 inline float quantize_q8_block(const float* x, int8_t* qs, int* sum) {
   return d;
 }
 
+// (_cvtss_sh is a compound-literal macro in clang, which -Wpedantic rejects.)
 AG_AVX2 inline uint16_t float_to_half(float f) {
-  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+  const __m128i h = _mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT);
+  return static_cast<uint16_t>(_mm_cvtsi128_si32(h) & 0xFFFF);
 }
 
 AG_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
