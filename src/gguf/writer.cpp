@@ -108,6 +108,10 @@ void write_value(OutFile& out, const Value& v) {
 // Validates name, shape and type and fills the size fields of a tensor about to be added.
 Result<TensorInfo> make_info(std::string name, DType type, std::vector<uint64_t> shape) {
   if (name.empty()) return error("gguf writer: tensor with an empty name");
+  // llama.cpp stores names in char[GGML_MAX_NAME = 64] and rejects files with longer ones.
+  if (name.size() >= 64)
+    return error("gguf writer: tensor '{}': name is {} bytes (llama.cpp allows at most 63)", name,
+                 name.size());
   if (shape.empty() || shape.size() > 4)
     return error("gguf writer: tensor '{}': {} dimensions (1 to 4 allowed)", name, shape.size());
   uint64_t n = 1;

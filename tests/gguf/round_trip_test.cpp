@@ -200,6 +200,8 @@ TEST(GgufRoundTrip, WriterRejectsBadInput) {
   Writer w;
   std::vector<uint8_t> four(4);
   EXPECT_FALSE(w.add_tensor("", DType::F32, {1}, four).ok());
+  EXPECT_FALSE(w.add_tensor(std::string(64, 'n'), DType::F32, {1}, four).ok());
+  EXPECT_TRUE(w.add_tensor(std::string(63, 'n'), DType::F32, {1}, four).ok());
   EXPECT_FALSE(w.add_tensor("x", DType::F32, {2}, four).ok());          // wrong byte count
   EXPECT_FALSE(w.add_tensor("x", DType::F32, {0}, four).ok());          // zero dimension
   EXPECT_FALSE(w.add_tensor("x", DType::F32, {1, 1, 1, 1, 1}, four).ok());
