@@ -217,10 +217,43 @@ const BROKEN = [
     expect: /terminationGracePeriodSeconds 60 must exceed preStop 10 s/,
   },
   {
+    name: "a config file whose shutdown_timeout outlasts the grace period",
+    overlay: "cpu",
+    mutate: (o) => {
+      const cm = kind(o, "ConfigMap");
+      cm.data["server.yaml"] = cm.data["server.yaml"].replace(/^shutdown_timeout: .*$/m, "shutdown_timeout: 120");
+    },
+    expect: /terminationGracePeriodSeconds 90 must exceed preStop 10 s \+ the server's shutdown timeout 120 s/,
+  },
+  {
+    name: "more threads than requested cores",
+    overlay: "gpu",
+    mutate: (o) => { const c = baseContainer(dep(o)); c.args = c.args.map((a) => (a.startsWith("--threads") ? "--threads=16" : a)); },
+    expect: /--threads 16 is more than the 4 cores requested/,
+  },
+  {
+    name: "no --threads (one thread per node core)",
+    overlay: "cpu",
+    mutate: (o) => { const c = baseContainer(dep(o)); c.args = c.args.filter((a) => !a.startsWith("--threads")); },
+    expect: /--threads is not set/,
+  },
+  {
+    name: "a flag given twice",
+    overlay: "cpu",
+    mutate: (o) => { baseContainer(dep(o)).args.push("--port", "9000"); },
+    expect: /--port is given 2 times/,
+  },
+  {
     name: "a ServiceMonitor on a port the Service does not name",
     overlay: "autoscale-queue",
     mutate: (o) => { kind(o, "ServiceMonitor").spec.endpoints[0].port = "metrics"; },
     expect: /endpoint port 'metrics' is no named port of the Service/,
+  },
+  {
+    name: "a ServiceMonitor without the API key the server asks for on /metrics",
+    overlay: "autoscale-queue",
+    mutate: (o) => { delete kind(o, "ServiceMonitor").spec.endpoints[0].authorization; },
+    expect: /asks for an API key on \/metrics; the endpoint needs authorization\.credentials/,
   },
   {
     name: "a --config file the ConfigMap does not hold",
@@ -244,7 +277,7 @@ const BROKEN = [
     name: "an unknown flag, when the server's flags are known",
     overlay: "cpu",
     mutate: (o) => { baseContainer(dep(o)).args.push("--max-batch-size=8"); },
-    flags: ["--host", "--port", "--model", "--config", "--api-key-file", "--shutdown-timeout"],
+    flags: ["--host", "--port", "--model", "--config", "--api-key-file", "--threads", "--kv-memory"],
     expect: /'--max-batch-size' is not a flag of autoglm serve/,
   },
 ];

@@ -9,6 +9,16 @@ import { ref } from "./render.mjs";
 const GPU_RESOURCE = /(^|\.)(nvidia\.com|amd\.com|gpu\.intel\.com)\/|\/gpu$/;
 const MIN_STARTUP_BUDGET_S = 300;  // model load may take minutes: a probe must allow at least this
 
+const DEFAULT_SHUTDOWN_TIMEOUT_S = 30;  // `autoglm serve --shutdown-timeout` when not given
+const REPEATABLE_FLAGS = new Set(["--api-key", "--queue-policy"]);
+
+// "8", 8, "500m" → cores.
+function cpuCores(quantity) {
+  if (quantity === undefined) return 0;
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(quantity));
+  return m ? Number(m[1]) / (m[2] ? 1000 : 1) : 0;
+}
+
 const byKind = (objects, kind) => objects.filter((o) => o?.kind === kind);
 
 function matchesLabels(selector, labels) {
@@ -109,6 +119,9 @@ function checkDeployment(dep, objects, facts, errors) {
     errors.push(`${cwhere}: command must start with 'autoglm serve' (got ${JSON.stringify(argv.slice(0, 2))})`);
   }
   const flags = parseFlags(argv.slice(2));
+  for (const [name, values] of flags) {
+    if (values.length > 1 && !REPEATABLE_FLAGS.has(name)) errors.push(`${cwhere}: ${name} is given ${values.length} times`);
+  }
   if (facts.flags) {
     for (const name of flags.keys()) {
       if (!facts.flags.has(name)) errors.push(`${cwhere}: '${name}' is not a flag of autoglm serve`);
@@ -160,16 +173,8 @@ function checkDeployment(dep, objects, facts, errors) {
     errors.push(`${cwhere}: resources.requests must set cpu and memory (the scheduler and the CPU HPA rely on them)`);
   }
 
-  // Shutdown: SIGKILL must not come before the preStop wait plus the server's drain.
-  const grace = pod.terminationGracePeriodSeconds ?? 30;
-  const preStop = preStopSeconds(container);
-  if (preStop === null) errors.push(`${cwhere}: no lifecycle.preStop (the Service needs a moment to stop routing here)`);
-  const drain = seconds(flagValue(flags, "--shutdown-timeout") ?? String(facts.defaultShutdownTimeoutS ?? 30));
-  if (!(grace > (preStop ?? 0) + drain)) {
-    errors.push(`${where}: terminationGracePeriodSeconds ${grace} must exceed preStop ${preStop ?? 0} s + --shutdown-timeout ${drain} s`);
-  }
-
   // Files named on the command line live on mounted volumes; the models volume is read-only.
+  let config = {};  // the --config file, when it comes from a ConfigMap of the render
   const volumes = new Map((pod.volumes ?? []).map((v) => [v.name, v]));
   for (const [flag, required] of [["--model", true], ["--config", false], ["--api-key-file", false]]) {
     const file = flagValue(flags, flag);
@@ -192,8 +197,35 @@ function checkDeployment(dep, objects, facts, errors) {
       const key = file.slice(mount.mountPath.replace(/\/?$/, "/").length);
       if (!cm) errors.push(`${where}: volume '${volume.name}' names ConfigMap ${volume.configMap.name}, which the render does not contain`);
       else if (!(key in (cm.data ?? {}))) errors.push(`${where}: ${flag} ${file}: ConfigMap ${cm.metadata.name} has no key '${key}'`);
+      else if (flag === "--config") {
+        try {
+          config = parseYaml(cm.data[key]) ?? {};
+        } catch (e) {
+          errors.push(`${where}: --config ${file} (ConfigMap ${cm.metadata.name}): invalid YAML: ${e.message}`);
+        }
+      }
     }
   }
+  // Shutdown: SIGKILL must not come before the preStop wait plus the server's drain.
+  const grace = pod.terminationGracePeriodSeconds ?? 30;
+  const preStop = preStopSeconds(container);
+  if (preStop === null) errors.push(`${cwhere}: no lifecycle.preStop (the Service needs a moment to stop routing here)`);
+  // The drain time: --shutdown-timeout, else shutdown_timeout in the config file, else 30 s.
+  const drain = seconds(String(flagValue(flags, "--shutdown-timeout") ?? config.shutdown_timeout ?? DEFAULT_SHUTDOWN_TIMEOUT_S));
+  if (!(grace > (preStop ?? 0) + drain)) {
+    errors.push(`${where}: terminationGracePeriodSeconds ${grace} must exceed preStop ${preStop ?? 0} s + the server's shutdown timeout ${drain} s`);
+  }
+
+  // Threads: the server counts the node's cores; the pod gets its CPU request.
+  const cpu = cpuCores(container.resources?.requests?.cpu);
+  const threads = Number(flagValue(flags, "--threads") ?? config.threads ?? 0);
+  if (!threads) {
+    errors.push(`${cwhere}: --threads is not set (the server would start one thread per node core, not per requested core)`);
+  } else if (cpu && threads > Math.ceil(cpu)) {
+    errors.push(`${cwhere}: --threads ${threads} is more than the ${cpu} cores requested`);
+  }
+
+
   const models = mountFor(container, flagValue(flags, "--model") ?? "/models/");
   if (models && (models.mountPath !== "/models" || !models.readOnly)) {
     errors.push(`${cwhere}: models must be mounted read-only at /models`);
@@ -301,6 +333,11 @@ function checkHpa(hpa, objects, facts, rules, errors) {
 
 function checkServiceMonitor(sm, objects, facts, errors) {
   const where = ref(sm);
+  // Does the server run with API keys? (--api-key, --api-key-file or AUTOGLM_API_KEY)
+  const apiKeys = byKind(objects, "Deployment").some((d) =>
+    (d.spec?.template?.spec?.containers ?? []).some((c) =>
+      [...(c.args ?? []), ...(c.command ?? [])].some((a) => /^--api-key(-file)?(=|$)/.test(String(a))) ||
+      (c.env ?? []).some((e) => e.name === "AUTOGLM_API_KEY")));
   const services = byKind(objects, "Service").filter((s) => matchesLabels(sm.spec?.selector?.matchLabels, s.metadata?.labels));
   if (!services.length) {
     errors.push(`${where}: selector ${JSON.stringify(sm.spec?.selector?.matchLabels ?? {})} matches no Service's labels`);
@@ -310,8 +347,11 @@ function checkServiceMonitor(sm, objects, facts, errors) {
     if (!services.some((s) => (s.spec?.ports ?? []).some((p) => p.name === ep.port))) {
       errors.push(`${where}: endpoint port '${ep.port}' is no named port of the Service`);
     }
-    if (!facts.endpoints.GET.has(ep.path ?? "/metrics")) {
-      errors.push(`${where}: path '${ep.path}' is not an endpoint of the server`);
+    const scrapePath = ep.path ?? "/metrics";
+    if (!facts.endpoints.GET.has(scrapePath)) {
+      errors.push(`${where}: path '${scrapePath}' is not an endpoint of the server`);
+    } else if (apiKeys && !facts.endpoints.open?.has(scrapePath) && !ep.authorization?.credentials && !ep.bearerTokenSecret) {
+      errors.push(`${where}: the server asks for an API key on ${scrapePath}; the endpoint needs authorization.credentials`);
     }
   }
 }
