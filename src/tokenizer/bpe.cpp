@@ -1,6 +1,7 @@
 // Byte-level BPE ("gpt2" vocabularies), as llama.cpp's llm_tokenizer_bpe_session: the text is
 // cut into words by the pre-tokenizer, each word's bytes are mapped to the GPT-2 byte alphabet,
 // and adjacent symbols are merged by merge rank (lowest first, leftmost on ties).
+#include <algorithm>
 #include <mutex>
 #include <queue>
 
@@ -22,6 +23,32 @@ void BpeCache::insert(std::string_view word, const std::vector<int32_t>& ids) co
   std::unique_lock lock(mutex_);
   if (map_.size() >= kMaxEntries) map_.clear();
   map_.emplace(std::string(word), ids);
+}
+
+void MergeTable::reserve(size_t n) {
+  size_t cap = 16;
+  shift_ = 60;
+  while (cap < n + n / 2) {  // load factor <= 2/3: short probes, a table that stays in cache
+    cap *= 2;
+    --shift_;
+  }
+  slots_.assign(cap, Entry{});
+  mask_ = cap - 1;
+}
+
+void MergeTable::insert(int32_t left, int32_t right, int32_t rank, int32_t merged) {
+  const uint64_t key = pack(left, right);
+  for (size_t i = slot(key);; i = (i + 1) & mask_) {
+    Entry& e = slots_[i];
+    if (e.key == key) {
+      if (rank < e.rank) e = {key, rank, merged};  // the first (lowest-rank) merge wins
+      return;
+    }
+    if (e.key == kEmpty) {
+      e = {key, rank, merged};
+      return;
+    }
+  }
 }
 
 namespace {
@@ -94,8 +121,65 @@ void Tokenizer::Impl::encode_bpe(std::string_view text, std::vector<int32_t>& ou
   }
 }
 
+// The merge loop over token ids: each symbol is a token, so "left + right == bigram text" is
+// "both symbols still hold the ids the bigram was made from".
+void Tokenizer::Impl::bpe_word_by_id(std::string_view word, std::vector<int32_t>& out) const {
+  struct Sym {
+    int32_t prev, next, id;
+  };
+  struct Pair {
+    int32_t rank, left, right, left_id, right_id, merged;
+  };
+  struct PairGreater {
+    bool operator()(const Pair& l, const Pair& r) const {
+      return l.rank > r.rank || (l.rank == r.rank && l.left > r.left);
+    }
+  };
+  if (word.size() == 1) {  // punctuation, single digits: nothing to merge
+    out.push_back(byte_char_token[static_cast<uint8_t>(word[0])]);
+    return;
+  }
+  // Scratch reused across calls on this thread: words are short and numerous.
+  thread_local std::vector<Sym> syms;
+  thread_local std::vector<Pair> heap;
+  syms.resize(word.size());
+  heap.clear();
+  for (size_t i = 0; i < word.size(); ++i) {
+    syms[i] = {static_cast<int32_t>(i) - 1, i + 1 == word.size() ? -1 : static_cast<int32_t>(i) + 1,
+               byte_char_token[static_cast<uint8_t>(word[i])]};
+  }
+  const PairGreater greater;
+  const auto try_add = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const MergeTable::Entry* e = merge_ids.find(syms[left].id, syms[right].id);
+    if (e == nullptr) return;
+    heap.push_back({e->rank, left, right, syms[left].id, syms[right].id, e->merged});
+    std::push_heap(heap.begin(), heap.end(), greater);
+  };
+  for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) try_add(i - 1, i);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), greater);
+    const Pair p = heap.back();
+    heap.pop_back();
+    Sym& l = syms[p.left];
+    Sym& r = syms[p.right];
+    if (l.id != p.left_id || r.id != p.right_id) continue;  // stale
+    l.id = p.merged;
+    r.id = -1;
+    l.next = r.next;
+    if (r.next >= 0) syms[r.next].prev = p.left;
+    try_add(l.prev, p.left);
+    try_add(p.left, l.next);
+  }
+  for (int32_t i = 0; i != -1; i = syms[i].next) out.push_back(syms[i].id);
+}
+
 void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
   const auto& alphabet = gpt2_byte_to_utf8();
+  if (merges_by_id && !ignore_merges) {
+    bpe_word_by_id(word, out);
+    return;
+  }
   std::string enc;  // the word in the byte-level alphabet: one 1-2 byte character per input byte
   enc.reserve(word.size() * 2);
   std::vector<Symbol> symbols;
@@ -112,6 +196,10 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
   if (ignore_merges) {
     if (const int32_t id = find(text); id >= 0) {
       out.push_back(id);
+      return;
+    }
+    if (merges_by_id) {
+      bpe_word_by_id(word, out);
       return;
     }
   }

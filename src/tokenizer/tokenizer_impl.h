@@ -72,6 +72,40 @@ class BpeCache {
   mutable StringMap<std::vector<int32_t>> map_;
 };
 
+// (left id, right id) -> (rank, merged id): byte-level BPE merges as token ids, in an
+// open-addressing table (the merge loop is the hot path of a cold tokenization).
+class MergeTable {
+ public:
+  struct Entry {
+    uint64_t key = kEmpty;
+    int32_t rank = -1;
+    int32_t merged = -1;
+  };
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+
+  void reserve(size_t n);
+  // Keeps the first entry for a key (llama.cpp's bpe_ranks.emplace).
+  void insert(int32_t left, int32_t right, int32_t rank, int32_t merged);
+  const Entry* find(int32_t left, int32_t right) const {
+    if (slots_.empty()) return nullptr;
+    const uint64_t key = pack(left, right);
+    for (size_t i = slot(key);; i = (i + 1) & mask_) {
+      const Entry& e = slots_[i];
+      if (e.key == key) return &e;
+      if (e.key == kEmpty) return nullptr;
+    }
+  }
+
+ private:
+  static uint64_t pack(int32_t l, int32_t r) {
+    return (uint64_t(uint32_t(l)) << 32) | uint32_t(r);
+  }
+  size_t slot(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
+  std::vector<Entry> slots_;
+  size_t mask_ = 0;
+  int shift_ = 64;
+};
+
 struct Tokenizer::Impl {
   VocabKind kind = VocabKind::none;
   std::string model;  // tokenizer.ggml.model
@@ -82,6 +116,11 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string_view, int32_t> token_to_id;  // keys view tokens[i].text
   std::string merge_arena;        // all merge strings back to back
   std::unordered_map<std::string_view, int32_t> merge_rank;  // "left right" -> rank (first wins)
+  // The same merges by token id, used when every merge's parts and result are tokens (true of
+  // real vocabularies); otherwise words go through the string-keyed path, as llama.cpp does.
+  MergeTable merge_ids;
+  bool merges_by_id = false;
+  std::array<int32_t, 256> byte_char_token{};  // id of each byte's GPT-2 alphabet character
 
   SpecialIds special;
   bool add_bos = false;
@@ -111,6 +150,7 @@ struct Tokenizer::Impl {
   void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
   void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
+  void bpe_word_by_id(std::string_view word, std::vector<int32_t>& out) const;
   // llama_vocab::token_to_piece with lstrip = 0.
   std::string make_piece(int32_t id) const;
 };

@@ -4,6 +4,7 @@
 
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer_impl.h"
+#include "tokenizer/unicode.h"
 
 namespace ag::tok {
 
@@ -205,6 +206,28 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
       const size_t at = v.merge_arena.size();
       v.merge_arena += m;
       v.merge_rank.emplace(std::string_view(v.merge_arena).substr(at, m.size()), static_cast<int32_t>(i));
+    }
+    // Token-id form of the merges (see MergeTable).
+    const auto& alphabet = gpt2_byte_to_utf8();
+    bool all_bytes = true;
+    for (int b = 0; b < 256; ++b) {
+      v.byte_char_token[b] = v.find(alphabet[b]);
+      all_bytes &= v.byte_char_token[b] >= 0;
+    }
+    v.merges_by_id = all_bytes;
+    v.merge_ids.reserve(v.merge_rank.size());
+    std::string joined;
+    for (const auto& [text, rank] : v.merge_rank) {
+      const size_t sp = text.find(' ', 1);
+      joined.assign(text.substr(0, sp));
+      joined.append(text.substr(sp + 1));
+      const int32_t l = v.find(text.substr(0, sp)), r = v.find(text.substr(sp + 1));
+      const int32_t m = v.find(joined);
+      if (l < 0 || r < 0 || m < 0) {
+        v.merges_by_id = false;
+        break;
+      }
+      v.merge_ids.insert(l, r, rank, m);
     }
     AG_TRY(auto pt, PreTokenizer::compile(v.pre_spec->regexes));
     v.pre_tokenizer.emplace(std::move(pt));
