@@ -10,7 +10,7 @@
 
 namespace ag::tok {
 
-bool BpeCache::lookup(std::string_view word, std::vector<int32_t>& out) const {
+bool WordCache::lookup(std::string_view word, std::vector<int32_t>& out) const {
   std::shared_lock lock(mutex_);
   const auto it = map_.find(word);
   if (it == map_.end()) return false;
@@ -18,7 +18,7 @@ bool BpeCache::lookup(std::string_view word, std::vector<int32_t>& out) const {
   return true;
 }
 
-void BpeCache::insert(std::string_view word, const std::vector<int32_t>& ids) const {
+void WordCache::insert(std::string_view word, const std::vector<int32_t>& ids) const {
   if (word.size() > kMaxWordBytes) return;
   std::unique_lock lock(mutex_);
   if (map_.size() >= kMaxEntries) map_.clear();
@@ -114,10 +114,10 @@ void Tokenizer::Impl::encode_bpe(std::string_view text, std::vector<int32_t>& ou
   pre_tokenizer->split(subject, words);
   for (const TextRange w : words) {
     const std::string_view word = canon.substr(w.begin, w.end - w.begin);
-    if (bpe_cache.lookup(word, out)) continue;
+    if (word_cache.lookup(word, out)) continue;
     const size_t before = out.size();
     bpe_word(word, out);
-    bpe_cache.insert(word, std::vector<int32_t>(out.begin() + static_cast<ptrdiff_t>(before), out.end()));
+    word_cache.insert(word, std::vector<int32_t>(out.begin() + static_cast<ptrdiff_t>(before), out.end()));
   }
 }
 

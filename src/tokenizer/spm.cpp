@@ -11,6 +11,13 @@ namespace ag::tok {
 
 namespace {
 
+// A character's bytes as one number (at most 4 bytes; the lead byte fixes the length).
+uint32_t pack_char(std::string_view s) {
+  uint32_t v = 0;
+  for (const char c : s) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
 struct Symbol {
   int32_t prev;
   int32_t next;
@@ -35,6 +42,34 @@ struct BigramLess {  // priority_queue top = highest score, then leftmost
 
 void Tokenizer::Impl::encode_spm(std::string_view text, std::vector<int32_t>& out) const {
   if (text.empty()) return;
+  if (spm_pairs_all) {
+    spm_segment(text, out);
+    return;
+  }
+  const auto emit = [&](std::string_view seg) {
+    if (word_cache.lookup(seg, out)) return;
+    const size_t before = out.size();
+    spm_segment(seg, out);
+    word_cache.insert(seg, std::vector<int32_t>(out.begin() + static_cast<ptrdiff_t>(before), out.end()));
+  };
+  size_t seg_begin = 0;
+  size_t prev = 0;  // start of the previous character
+  size_t pos = std::min(utf8_lead_len(text[0]), text.size());
+  while (pos < text.size()) {
+    const size_t n = std::min(utf8_lead_len(text[pos]), text.size() - pos);
+    const uint32_t a = pack_char(text.substr(prev, pos - prev));
+    const uint32_t b = pack_char(text.substr(pos, n));
+    if (spm_pairs.find(static_cast<int32_t>(a), static_cast<int32_t>(b)) == nullptr) {
+      emit(text.substr(seg_begin, pos - seg_begin));
+      seg_begin = pos;
+    }
+    prev = pos;
+    pos += n;
+  }
+  emit(text.substr(seg_begin));
+}
+
+void Tokenizer::Impl::spm_segment(std::string_view text, std::vector<int32_t>& out) const {
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());
   for (size_t offs = 0; offs < text.size();) {

@@ -59,8 +59,9 @@ class SpecialMatcher {
   std::vector<Node> nodes_;          // nodes_[0] is the root
 };
 
-// word -> ids for byte-level BPE: words repeat constantly in source code, merges are the slow part.
-class BpeCache {
+// word -> ids (BPE words, SentencePiece segments): words repeat constantly in source code and the
+// merge loops are the slow part.
+class WordCache {
  public:
   bool lookup(std::string_view word, std::vector<int32_t>& out) const;
   void insert(std::string_view word, const std::vector<int32_t>& ids) const;
@@ -135,7 +136,13 @@ struct Tokenizer::Impl {
   std::vector<uint32_t> piece_offset;   // [n_tokens + 1] into piece_arena
   std::array<int32_t, 256> byte_token{};  // SPM byte fallback id per byte, -1 when absent
   std::optional<PreTokenizer> pre_tokenizer;
-  BpeCache bpe_cache;
+  mutable WordCache word_cache;
+  // SentencePiece: pairs of adjacent characters that occur inside some token, packed as
+  // (first char bytes << 32 | second char bytes). Where two neighbouring characters form no such
+  // pair no merge can ever join them, so the text is cut there into segments merged (and cached)
+  // independently -- the result is the same as merging the whole text at once.
+  MergeTable spm_pairs;
+  bool spm_pairs_all = false;  // a pair could not be packed: never cut
 
   int32_t find(std::string_view text) const {
     const auto it = token_to_id.find(text);
@@ -148,6 +155,7 @@ struct Tokenizer::Impl {
 
   // Raw-text fragment encoders (no special-token handling).
   void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
+  void spm_segment(std::string_view text, std::vector<int32_t>& out) const;
   void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
   void bpe_word_by_id(std::string_view word, std::vector<int32_t>& out) const;

@@ -233,6 +233,30 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
     v.pre_tokenizer.emplace(std::move(pt));
   }
 
+  if (v.kind == VocabKind::spm) {
+    // Adjacent character pairs inside tokens (any type: llama.cpp's merge looks up every token).
+    const auto pack = [](std::string_view c) {
+      uint32_t x = 0;
+      for (const char b : c) x = (x << 8) | static_cast<uint8_t>(b);
+      return x;
+    };
+    size_t n_pairs = 0;
+    for (const TokenData& t : v.tokens) n_pairs += t.text.size();
+    v.spm_pairs.reserve(n_pairs);
+    for (const TokenData& t : v.tokens) {
+      const std::string_view text = t.text;
+      size_t prev = 0, pos = std::min(utf8_lead_len(text[0]), text.size());
+      while (pos < text.size()) {
+        const size_t n = std::min(utf8_lead_len(text[pos]), text.size() - pos);
+        const uint32_t a = pack(text.substr(prev, pos - prev)), b = pack(text.substr(pos, n));
+        if (a == ~uint32_t{0} && b == ~uint32_t{0}) v.spm_pairs_all = true;  // the table's empty key
+        v.spm_pairs.insert(static_cast<int32_t>(a), static_cast<int32_t>(b), 0, 0);
+        prev = pos;
+        pos += n;
+      }
+    }
+  }
+
   // Byte fallback ids (llama_vocab::byte_to_token for SPM): "<0xNN>", else the byte itself.
   for (int b = 0; b < 256; ++b) {
     int32_t id = v.find(fmt::format("<0x{:02X}>", b));

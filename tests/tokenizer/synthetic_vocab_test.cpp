@@ -52,6 +52,23 @@ TEST(Spm, EqualScoresMergeLeftmostFirst) {
   EXPECT_EQ(t.encode("aaaa", false, false), (Ids{aa, aa}));
 }
 
+TEST(Spm, TokensSpanningSpacesStillMerge) {
+  // Segments are cut only between characters that no token holds side by side: here "a▁" and
+  // "▁b" are tokens, so "a b" stays one segment and merges into "a▁b".
+  VocabSpec s = spm_base();
+  s.add("a", -5);
+  s.add("b", -5);
+  s.add("\xE2\x96\x81", -5);
+  s.add("a\xE2\x96\x81", -2);
+  const int32_t ab = s.add("a\xE2\x96\x81" "b", -1);
+  const int32_t c = s.add("c", -5);
+  s.extra.push_back({"tokenizer.ggml.add_space_prefix", gguf::Value(false)});
+  const Tokenizer t = must_build(s);
+  EXPECT_EQ(t.encode("a b", false, false), (Ids{ab}));
+  EXPECT_EQ(t.encode("a bca b", false, false), (Ids{ab, c, ab}));
+  EXPECT_EQ(t.encode("ca bc", false, false), (Ids{c, ab, c}));
+}
+
 TEST(Spm, ByteFallbackAndUnknown) {
   VocabSpec s = spm_base();
   const int32_t sp = s.add("\xE2\x96\x81", -1);
