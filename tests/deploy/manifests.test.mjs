@@ -262,6 +262,12 @@ const BROKEN = [
     expect: /--config \/etc\/autoglm\/config\/server\.yaml: ConfigMap autoglm-config-[a-z0-9]+ has no key 'server\.yaml'/,
   },
   {
+    name: "replicas fixed beside the HPA",
+    overlay: "cpu",
+    mutate: (o) => { dep(o).spec.replicas = 3; },
+    expect: /Deployment autoglm: sets spec\.replicas although HorizontalPodAutoscaler autoglm manages it/,
+  },
+  {
     name: "a wrong type the API schema rejects",
     overlay: "cpu",
     mutate: (o) => { dep(o).spec.replicas = "two"; },

@@ -310,6 +310,9 @@ function checkHpa(hpa, objects, facts, rules, errors) {
     errors.push(`${where}: scaleTargetRef ${target.apiVersion}/${target.kind} ${target.name} is no Deployment of the render`);
   }
   if ((hpa.spec?.minReplicas ?? 1) > hpa.spec?.maxReplicas) errors.push(`${where}: minReplicas > maxReplicas`);
+  if (dep?.spec?.replicas !== undefined) {
+    errors.push(`${ref(dep)}: sets spec.replicas although ${where} manages it (every apply would reset the count)`);
+  }
   for (const metric of hpa.spec?.metrics ?? []) {
     if (metric.type === "Resource") {
       if (metric.resource?.name === "cpu" && dep) {
