@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "kernels/parallel.h"
 #include "kernels/vec.h"
 
 namespace ag::kernels {
@@ -115,6 +116,14 @@ void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
   // shared counter instead of taking fixed ranges. Which thread runs an item never changes what
   // it computes.
   const int64_t n_items = a.n_rows * kv.n_head_kv();
+  int64_t work = 0;  // multiply-adds of q·K and p·V
+  for (int64_t r = 0; r < a.n_rows; ++r)
+    work += 2 * (static_cast<int64_t>(a.positions[r]) + 1) * a.n_head * kv.head_dim();
+  if (!worth_parallel(pool.size(), work)) {
+    for (int64_t item = 0; item < n_items; ++item)
+      attend_group(kv, a, item / kv.n_head_kv(), static_cast<int>(item % kv.n_head_kv()), buffers[0]);
+    return;
+  }
   std::atomic<int64_t> next{0};
   pool.run([&](int ith, int) {
     AttentionThreadScratch& ts = buffers[static_cast<size_t>(ith)];

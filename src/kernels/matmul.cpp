@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "kernels/parallel.h"
 #include "kernels/vec.h"
 #include "tensor/type_traits.h"
 
@@ -78,7 +79,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
         for (int64_t r = begin; r < end; ++r)
           from_float(x + r * n_in, dst + static_cast<size_t>(r) * rb, n_in);
       };
-      if (n_rows >= kParallelQuantizeRows && pool.size() > 1) {
+      if (n_rows >= kParallelQuantizeRows && worth_parallel(pool.size(), n_rows * n_in * 8)) {
         pool.parallel_for(n_rows, 1, quantize_rows);
       } else {
         quantize_rows(0, n_rows);
@@ -93,7 +94,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
   for (const auto& job : jobs) total_rows += job.w.n_out;
 
   // Threads take contiguous ranges of the concatenated weight rows of all jobs.
-  pool.parallel_for(total_rows, kRowBlock, [&](int64_t begin, int64_t end) {
+  auto compute = [&](int64_t begin, int64_t end) {
     int64_t job_start = 0;
     for (size_t j = 0; j < jobs.size(); ++j) {
       const MatmulJob& job = jobs[j];
@@ -114,7 +115,12 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
         }
       }
     }
-  });
+  };
+  if (worth_parallel(pool.size(), total_rows * n_rows * n_in)) {
+    pool.parallel_for(total_rows, kRowBlock, compute);
+  } else {
+    compute(0, total_rows);
+  }
 }
 
 }  // namespace ag::kernels

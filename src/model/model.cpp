@@ -1,10 +1,12 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
 
 #include "kernels/elementwise.h"
+#include "kernels/parallel.h"
 #include "kernels/vec.h"
 #include "kv/kv_cache.h"
 #include "model/model_impl.h"
@@ -45,8 +47,6 @@ Status Model::forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>
 
 namespace {
 
-// Rows below which an element-wise pass runs on the calling thread: a dispatch costs more.
-constexpr int64_t kParallelRows = 4;
 
 size_t sz(int64_t n) { return static_cast<size_t>(n); }
 
@@ -75,7 +75,9 @@ ModelImpl::ModelImpl(gguf::File file_in, HParams hp_in, ModelWeights weights,
 
 template <typename Fn>
 void ModelImpl::for_rows(int64_t n, Fn&& fn) {
-  if (n < kParallelRows || pool_.size() == 1) {
+  // element-wise passes cost a few operations per activation of the widest row
+  const int64_t width = std::max<int64_t>(hp.n_ff, hp.n_embd_q());
+  if (!kernels::worth_parallel(pool_.size(), n * width * 8)) {
     for (int64_t r = 0; r < n; ++r) fn(r);
     return;
   }

@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
 #include "kernels/matmul.h"
+#include "kernels/parallel.h"
 #include "kernels/rope.h"
 #include "kernels/vec.h"
 #include "kv/kv_cache.h"
@@ -145,6 +146,7 @@ TEST(Rope, LinearScalingAndFrequencyFactors) {
 }
 
 TEST(Matmul, EveryWeightTypeMatchesDequantizedDot) {
+  set_min_parallel_work(0);  // through the pool even at this size
   ThreadPool pool(3);
   MatmulScratch scratch;
   const int64_t n_in = 256, n_out = 37, n_rows = 5;
@@ -181,6 +183,7 @@ TEST(Matmul, EveryWeightTypeMatchesDequantizedDot) {
     get_row(view, 4, row.data());
     for (int64_t i = 0; i < n_in; ++i) EXPECT_EQ(row[i], deq[4 * n_in + i]);
   }
+  set_min_parallel_work(kDefaultMinParallelWork);
 }
 
 // Attention over a paged cache against a direct softmax(q·K)·V over the same (rounded) values.
@@ -227,7 +230,9 @@ TEST(Attention, PagedMatchesDirect) {
     a.scale = 0.2f;
     ThreadPool pool(2);
     AttentionScratch scratch;
+    set_min_parallel_work(0);
     attention(pool, scratch, kv, a);
+    set_min_parallel_work(kDefaultMinParallelWork);
     for (int r = 0; r < 3; ++r)
       for (int h = 0; h < 4; ++h) {
         const int kvh = h / 2;

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "kernels/parallel.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "model/session.h"
@@ -72,6 +73,8 @@ TEST_P(BatchInvariance, MixedBatchesEqualSequencesAlone) {
 
   for (int n_threads : {1, 3}) {
     SCOPED_TRACE("threads " + std::to_string(n_threads));
+    // every op through the pool, however small (restored below)
+    kernels::set_min_parallel_work(n_threads > 1 ? 0 : kernels::kDefaultMinParallelWork);
     auto model = Model::load(path, {.n_threads = n_threads, .kv_type = DType::F16});
     ASSERT_TRUE(model.ok()) << model.error().message;
     // reference: every sequence alone, one token per step, single-threaded model
@@ -120,6 +123,7 @@ TEST_P(BatchInvariance, MixedBatchesEqualSequencesAlone) {
                            "sequence " + std::to_string(key.first) + " position " +
                                std::to_string(key.second));
   }
+  kernels::set_min_parallel_work(kernels::kDefaultMinParallelWork);
 }
 
 TEST_P(BatchInvariance, WholePromptEqualsTokenByToken) {
@@ -127,6 +131,7 @@ TEST_P(BatchInvariance, WholePromptEqualsTokenByToken) {
   spec.arch = GetParam();
   const std::string path = test::temp_path("prompt_" + spec.arch + ".gguf");
   ASSERT_TRUE(test::write_tiny_model(spec, path).ok());
+  kernels::set_min_parallel_work(0);
   auto model = Model::load(path, {.n_threads = 2, .kv_type = DType::F32});
   ASSERT_TRUE(model.ok());
   std::vector<int32_t> tokens;
@@ -142,6 +147,7 @@ TEST_P(BatchInvariance, WholePromptEqualsTokenByToken) {
     stepwise.insert(stepwise.end(), one.begin(), one.end());
   }
   expect_bit_identical(whole, stepwise, "whole prompt vs token by token");
+  kernels::set_min_parallel_work(kernels::kDefaultMinParallelWork);
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, BatchInvariance,
