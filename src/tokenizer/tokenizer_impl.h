@@ -107,6 +107,25 @@ class MergeTable {
   int shift_ = 64;
 };
 
+// Token text -> id: open addressing over (hash, id) slots, texts compared in place. One probe
+// and one text comparison per lookup, where a node-based map costs three cache misses.
+class TokenIndex {
+ public:
+  void reserve(size_t n);
+  // Adds `id` (its text is texts[id]); returns the id already holding that text, or -1.
+  int32_t insert(const std::vector<TokenData>& texts, int32_t id);
+  int32_t find(const std::vector<TokenData>& texts, std::string_view text) const;
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;
+    int32_t id = -1;  // -1 = empty
+  };
+  static uint64_t hash_of(std::string_view s) { return std::hash<std::string_view>{}(s); }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 struct Tokenizer::Impl {
   VocabKind kind = VocabKind::none;
   std::string model;  // tokenizer.ggml.model
@@ -114,13 +133,13 @@ struct Tokenizer::Impl {
   const PreTokenizerSpec* pre_spec = nullptr;
 
   std::vector<TokenData> tokens;  // [n_tokens]; never resized after load (views point into it)
-  std::unordered_map<std::string_view, int32_t> token_to_id;  // keys view tokens[i].text
-  std::string merge_arena;        // all merge strings back to back
-  std::unordered_map<std::string_view, int32_t> merge_rank;  // "left right" -> rank (first wins)
-  // The same merges by token id, used when every merge's parts and result are tokens (true of
-  // real vocabularies); otherwise words go through the string-keyed path, as llama.cpp does.
+  TokenIndex token_to_id;
+  // BPE merges by token id when every merge's parts and result are tokens (true of real
+  // vocabularies); otherwise by string ("left right" -> rank, first wins), as llama.cpp keys them.
   MergeTable merge_ids;
   bool merges_by_id = false;
+  std::string merge_arena;  // the merge strings back to back (string-keyed case only)
+  std::unordered_map<std::string_view, int32_t> merge_rank;
   std::array<int32_t, 256> byte_char_token{};  // id of each byte's GPT-2 alphabet character
 
   SpecialIds special;
@@ -145,8 +164,7 @@ struct Tokenizer::Impl {
   bool spm_pairs_all = false;  // a pair could not be packed: never cut
 
   int32_t find(std::string_view text) const {
-    const auto it = token_to_id.find(text);
-    return it == token_to_id.end() ? -1 : it->second;
+    return token_to_id.find(tokens, text);
   }
   bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < tokens.size(); }
   std::string_view piece(int32_t id) const {

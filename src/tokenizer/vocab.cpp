@@ -8,6 +8,38 @@
 
 namespace ag::tok {
 
+void TokenIndex::reserve(size_t n) {
+  size_t cap = 16;
+  while (cap < n + n / 2) cap *= 2;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+}
+
+int32_t TokenIndex::insert(const std::vector<TokenData>& texts, int32_t id) {
+  const std::string_view text = texts[id].text;
+  const uint64_t h = hash_of(text);
+  const auto tag = static_cast<uint32_t>(h >> 32);
+  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+    Slot& slot = slots_[i];
+    if (slot.id < 0) {
+      slot = {tag, id};
+      return -1;
+    }
+    if (slot.hash == tag && texts[slot.id].text == text) return slot.id;
+  }
+}
+
+int32_t TokenIndex::find(const std::vector<TokenData>& texts, std::string_view text) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = hash_of(text);
+  const auto tag = static_cast<uint32_t>(h >> 32);
+  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Slot& slot = slots_[i];
+    if (slot.id < 0) return -1;
+    if (slot.hash == tag && texts[slot.id].text == text) return slot.id;
+  }
+}
+
 namespace {
 
 constexpr std::string_view kPrefix = "tokenizer.ggml.";
@@ -185,49 +217,55 @@ Result<std::shared_ptr<Tokenizer::Impl>> load_vocab(const gguf::File& f) {
       case TokenType::byte: t.attr = kAttrByte; break;
       default: t.attr = kAttrUndefined; break;
     }
-    const auto [it, inserted] = v.token_to_id.emplace(std::string_view(t.text), static_cast<int32_t>(i));
-    if (!inserted) {
+    const int32_t prev = v.token_to_id.insert(v.tokens, static_cast<int32_t>(i));
+    if (prev >= 0) {
       return ag::error("{}: duplicate token in {}: '{}' has ids {} and {}", f.path(), key("tokens"),
-                       t.text, it->second, i);
+                       t.text, prev, i);
     }
   }
 
   if (v.kind == VocabKind::bpe) {
     AG_TRY(const gguf::Array* merges, string_array(f, "merges"));
     if (merges == nullptr) return ag::error("{}: {} is missing", f.path(), key("merges"));
-    size_t total = 0;
-    for (const auto& item : merges->items) total += item.as_string()->size();
-    v.merge_arena.reserve(total);  // exact: the views below must not move
-    v.merge_rank.reserve(merges->items.size());
-    for (size_t i = 0; i < merges->items.size(); ++i) {
-      const std::string& m = *merges->items[i].as_string();
-      const size_t sp = m.find(' ', 1);
-      if (sp == std::string::npos) continue;  // llama.cpp files it under ("", ""): never matched
-      const size_t at = v.merge_arena.size();
-      v.merge_arena += m;
-      v.merge_rank.emplace(std::string_view(v.merge_arena).substr(at, m.size()), static_cast<int32_t>(i));
-    }
-    // Token-id form of the merges (see MergeTable).
+    // Merges by token id (see MergeTable) when every part and result is a token, which holds
+    // for real vocabularies; the string-keyed map (llama.cpp's bpe_ranks) only otherwise.
     const auto& alphabet = gpt2_byte_to_utf8();
-    bool all_bytes = true;
+    v.merges_by_id = true;
     for (int b = 0; b < 256; ++b) {
       v.byte_char_token[b] = v.find(alphabet[b]);
-      all_bytes &= v.byte_char_token[b] >= 0;
+      v.merges_by_id &= v.byte_char_token[b] >= 0;
     }
-    v.merges_by_id = all_bytes;
-    v.merge_ids.reserve(v.merge_rank.size());
-    std::string joined;
-    for (const auto& [text, rank] : v.merge_rank) {
-      const size_t sp = text.find(' ', 1);
-      joined.assign(text.substr(0, sp));
-      joined.append(text.substr(sp + 1));
-      const int32_t l = v.find(text.substr(0, sp)), r = v.find(text.substr(sp + 1));
-      const int32_t m = v.find(joined);
-      if (l < 0 || r < 0 || m < 0) {
-        v.merges_by_id = false;
-        break;
+    if (v.merges_by_id) {
+      v.merge_ids.reserve(merges->items.size());
+      std::string joined;
+      for (size_t i = 0; i < merges->items.size(); ++i) {
+        const std::string_view m = *merges->items[i].as_string();
+        const size_t sp = m.find(' ', 1);
+        if (sp == std::string::npos) continue;  // llama.cpp files it under ("", ""): never matched
+        joined.assign(m.substr(0, sp));
+        joined.append(m.substr(sp + 1));
+        const int32_t l = v.find(m.substr(0, sp)), r = v.find(m.substr(sp + 1)), res = v.find(joined);
+        if (l < 0 || r < 0 || res < 0) {
+          v.merges_by_id = false;
+          v.merge_ids = MergeTable();
+          break;
+        }
+        v.merge_ids.insert(l, r, static_cast<int32_t>(i), res);
       }
-      v.merge_ids.insert(l, r, rank, m);
+    }
+    if (!v.merges_by_id) {
+      size_t total = 0;
+      for (const auto& item : merges->items) total += item.as_string()->size();
+      v.merge_arena.reserve(total);  // exact: the views below must not move
+      v.merge_rank.reserve(merges->items.size());
+      for (size_t i = 0; i < merges->items.size(); ++i) {
+        const std::string& m = *merges->items[i].as_string();
+        if (m.find(' ', 1) == std::string::npos) continue;
+        const size_t at = v.merge_arena.size();
+        v.merge_arena += m;
+        v.merge_rank.emplace(std::string_view(v.merge_arena).substr(at, m.size()),
+                             static_cast<int32_t>(i));
+      }
     }
     AG_TRY(auto pt, PreTokenizer::compile(v.pre_spec->regexes));
     v.pre_tokenizer.emplace(std::move(pt));

@@ -146,6 +146,20 @@ TEST(Bpe, MergesByRankLowestFirst) {
   EXPECT_EQ(t.decode(Ids{0xC3, 0xA9}), "\xC3\xA9");
 }
 
+TEST(Bpe, MergesThroughTextsThatAreNotTokens) {
+  // "x y" merges into "xy", which is no token: such vocabularies take the string-keyed path
+  // (llama.cpp's only one), where "xy" can still merge on, and a leftover non-token symbol falls
+  // back to one-byte tokens.
+  VocabSpec s = bpe_base("gpt-2");
+  s.merges.push_back("x y");
+  const int32_t xyz = add_merge(s, "xy", "z");
+  const int32_t ab = add_merge(s, "a", "b");
+  const Tokenizer t = must_build(s);
+  EXPECT_EQ(t.encode("xyz", false, false), (Ids{xyz}));
+  EXPECT_EQ(t.encode("xy", false, false), (Ids{'x', 'y'}));
+  EXPECT_EQ(t.encode("ab xy", false, false), (Ids{ab, ' ', 'x', 'y'}));
+}
+
 TEST(Bpe, IgnoreMergesTakesAWholeWordToken) {
   // llama3-style vocabularies: a word that is itself a token is used as is.
   for (const char* pre : {"llama-bpe", "qwen2"}) {
