@@ -254,8 +254,9 @@ std::vector<int32_t> Tokenizer::encode_impl(std::string_view text, bool add_spec
   if (v.kind == VocabKind::none) return out;
   const std::vector<Fragment> frags = partition(v, text, parse_special);
   if (v.kind == VocabKind::spm) {
-    // SentencePiece puts a space before the text, and llama.cpp again after every special token.
-    bool prev_special = true;
+    // SentencePiece puts a space before the text, and llama.cpp again after every special token
+    // (a continuation gets none at its start).
+    bool prev_special = space_prefix;
     if (add_special && v.add_bos) out.push_back(v.special.bos);
     std::string buf;
     for (const Fragment& f : frags) {
@@ -265,7 +266,7 @@ std::vector<int32_t> Tokenizer::encode_impl(std::string_view text, bool add_spec
         continue;
       }
       buf.clear();
-      if (v.add_space_prefix && prev_special && space_prefix) buf = ' ';
+      if (v.add_space_prefix && prev_special) buf = ' ';
       buf.append(text.substr(f.begin, f.end - f.begin));
       replace_all(buf, " ", kSpmSpace);
       v.encode_spm(buf, out);
