@@ -1,9 +1,8 @@
 #pragma once
-// llama.cpp's file types ("ftype": Q4_0, Q4_K_M, ...) and the per-tensor type rules behind them
-// (llama.cpp src/llama-quant.cpp, llama_tensor_get_type): which tensor of a model gets which
-// element type when a model is quantized to a named mixture. `synth` writes files with these
-// types and the planner sizes presets with them, so a planned Q4_K_M model has the exact bytes a
-// real Q4_K_M file of that model has.
+// llama.cpp's file types ("ftype": Q4_0, Q4_K_M, ...) as the planner and `synth` name them, and
+// the element type each tensor of a model gets in such a file. The per-tensor rules are the
+// quantizer's (tensor/kquant_mixture.h, after llama.cpp's llama_tensor_get_type): a planned Q4_K_M
+// model has the exact bytes a Q4_K_M file from `autoglm quantize` (or llama.cpp) has.
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -34,7 +33,6 @@ enum class FileType : uint32_t {
   Q5_K_S = 16,
   Q5_K_M = 17,
   Q6_K = 18,
-  Q2_K_S = 21,
   BF16 = 32,
 };
 
