@@ -61,7 +61,7 @@ int run_quantize(int argc, char** argv) {
   }
   const double n = static_cast<double>(std::max<uint64_t>(1, report->n_elements));
   std::fprintf(stderr,
-               "converted %zu of %zu tensors (%zu by row-length fallback)\n"
+               "converted %zu of %zu tensors (%zu of them to a fallback type)\n"
                "model size: %.2f MiB (%.2f BPW) -> %.2f MiB (%.2f BPW)\n",
                n_converted, report->tensors.size(), n_fallback,
                static_cast<double>(report->bytes_in) / (1024.0 * 1024.0),

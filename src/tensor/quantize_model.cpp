@@ -301,7 +301,7 @@ Result<QuantizeReport> quantize_model(const QuantizeOptions& options) {
     r.bytes_out = static_cast<uint64_t>(job.in->n_elements) / dtype_info(r.to).block_size *
                   dtype_info(r.to).type_size;
     r.converted = job.choice.quantized;
-    r.fallback = job.choice.fallback;
+    r.fallback = job.choice.fallback && job.choice.quantized;
     report.bytes_in += r.bytes_in;
     report.bytes_out += r.bytes_out;
     gguf::Writer::Fill fill = [&, i](std::span<uint8_t> out) {

@@ -109,7 +109,9 @@ class QuantizeCli : public ::testing::Test {
   // Quantizes the tiny model, checks types, metadata and reconstruction; returns the file.
   static void check(const std::string& type, uint32_t file_type,
                     const std::map<std::string, DType>& expected_types) {
-    const fs::path out = dir_ / ("tiny-" + type + ".gguf");
+    std::string stem = type;
+    for (char& c : stem) c = c == ' ' ? '_' : c;
+    const fs::path out = dir_ / ("tiny-" + stem + ".gguf");
     const CliRun r = quantize("'" + (dir_ / "tiny-f32.gguf").string() + "' '" + out.string() +
                               "' " + type + " --threads 2");
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -197,6 +199,30 @@ TEST_F(QuantizeCli, ErrorsAreOneLineAndExitOne) {
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
   }
   EXPECT_FALSE(fs::exists(dir_ / "never.gguf"));
+}
+
+TEST_F(QuantizeCli, PureGivesEveryWeightTheType) {
+  check("Q4_K_M --pure", 15, types(DType::Q4_K, {}));
+}
+
+TEST_F(QuantizeCli, NonFiniteWeightsAreAnErrorNamingTheTensor) {
+  gguf::Writer w;
+  w.set("general.architecture", std::string("llama"));
+  std::vector<float> x(512 * 4, 0.01f);
+  x[700] = std::nanf("");
+  ASSERT_TRUE(w.add_tensor("blk.0.attn_q.weight", DType::F32, {512, 4},
+                           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(x.data()),
+                                                    x.size() * sizeof(float)))
+                  .ok());
+  const fs::path in = dir_ / "nan.gguf", out = dir_ / "nan-q4_k.gguf";
+  ASSERT_TRUE(w.write(in.string()).ok());
+  const CliRun r = quantize("'" + in.string() + "' '" + out.string() + "' q4_k_m");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("autoglm: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("blk.0.attn_q.weight"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("row 1"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".partial"));
 }
 
 }  // namespace
