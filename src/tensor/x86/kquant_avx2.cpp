@@ -65,6 +65,22 @@ inline __m128i unpack_scales_mins_k4(const uint8_t* packed) {
   return r;
 }
 
+// Q3_K: the 12 packed bytes to 16 signed scales (minus 32 already), with four 32-bit operations
+// instead of a loop: low nibbles from bytes 0..7, high 2 bits from bytes 8..11.
+inline __m128i unpack_q3_k_scales_fast(const uint8_t* packed) {
+  constexpr uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+  uint32_t a[4];
+  std::memcpy(a, packed, 12);
+  const uint32_t high = a[2];
+  a[2] = ((a[0] >> 4) & kmask2) | (((high >> 4) & kmask1) << 4);
+  a[3] = ((a[1] >> 4) & kmask2) | (((high >> 6) & kmask1) << 4);
+  a[0] = (a[0] & kmask2) | (((high >> 0) & kmask1) << 4);
+  a[1] = (a[1] & kmask2) | (((high >> 2) & kmask1) << 4);
+  __m128i r;
+  std::memcpy(&r, a, 16);
+  return _mm_sub_epi8(r, _mm_set1_epi8(32));
+}
+
 }  // namespace
 
 AG_TARGET_AVX2 float vec_dot_q2_k_q8_k(int64_t n, const void* row, const void* act) {
@@ -109,27 +125,25 @@ AG_TARGET_AVX2 float vec_dot_q3_k_q8_k(int64_t n, const void* row, const void* a
   const __m256i m3 = _mm256_set1_epi8(3);
   const __m256i m1 = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
-  int8_t sc8[16];
   for (int64_t i = 0; i < n / QK_K; ++i) {
     const float d = y[i].d * f16_to_f32(x[i].d);
-    unpack_q3_k_scales(x[i].scales, sc8);
-    const __m128i sc_i8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sc8));
+    const __m128i sc_i8 = unpack_q3_k_scales_fast(x[i].scales);
     // The quants are stored as v = q + 4 in [0, 7]: subtract 4 * sum_j s_j * bsums_j.
     const __m256i offset = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc_i8), load32(y[i].bsums));
     const __m256i scales = even_odd_scales(sc_i8);
-    const __m256i hm = load32(x[i].hmask);
+    // Bit g of hmask[l] is the high bit of element 32 g + l: shift one bit down per group.
+    __m256i hbits = load32(x[i].hmask);
     __m256i sumi = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       __m256i q3 = load32(x[i].qs + 32 * half);
       for (int k = 0; k < 4; ++k) {
-        const int bit = 4 * half + k;
-        const __m256i high = _mm256_slli_epi16(
-            _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(bit)), m1), 2);
+        const __m256i high = _mm256_slli_epi16(_mm256_and_si256(hbits, m1), 2);
+        hbits = _mm256_srli_epi16(hbits, 1);
         const __m256i v = _mm256_or_si256(_mm256_and_si256(q3, m3), high);
         q3 = _mm256_srli_epi16(q3, 2);
         const __m256i q8 = load32(y[i].qs + 128 * half + 32 * k);
         const __m256i p16 = _mm256_maddubs_epi16(v, q8);
-        const __m256i sc = _mm256_shuffle_epi8(scales, broadcast_i16_mask(bit));
+        const __m256i sc = _mm256_shuffle_epi8(scales, broadcast_i16_mask(4 * half + k));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc, p16));
       }
     }
