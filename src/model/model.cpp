@@ -110,6 +110,18 @@ Status ModelImpl::validate(const ForwardBatch& b, const KvCache& kv) {
                    r, pos, seq, seq_last_pos_[sz(seq)]);
     seq_last_pos_[sz(seq)] = pos;
   }
+  // Two rows writing one KV slot (say, sequences sharing a prefix block) would race and corrupt it.
+  slots_written_.clear();
+  for (size_t r = 0; r < n; ++r) {
+    const auto& table = b.block_tables[sz(b.seq_index[r])];
+    const size_t block_index = sz(b.positions[r] / kv.block_size());
+    if (block_index >= table.size()) continue;  // reported below
+    slots_written_.push_back(static_cast<int64_t>(table[block_index]) * kv.block_size() +
+                             b.positions[r] % kv.block_size());
+  }
+  std::sort(slots_written_.begin(), slots_written_.end());
+  if (std::adjacent_find(slots_written_.begin(), slots_written_.end()) != slots_written_.end())
+    return error("forward batch: two rows write the same KV slot (a block shared by sequences?)");
   // Every block a row reads (positions 0..pos) must exist.
   for (size_t s = 0; s < n_seqs; ++s) {
     if (seq_last_pos_[s] < 0) continue;

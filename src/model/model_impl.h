@@ -49,7 +49,8 @@ class ModelImpl {
   std::vector<float> rope_cos_;   // [n_rows, n_rot / 2]
   std::vector<float> rope_sin_;   // [n_rows, n_rot / 2]
   std::vector<float> out_in_;     // [n_want, n_embd] final-normed rows that want logits
-  std::vector<int32_t> seq_last_pos_;  // [n_seqs] validation: last position seen per sequence
+  std::vector<int32_t> seq_last_pos_;   // [n_seqs] validation: last position seen per sequence
+  std::vector<int64_t> slots_written_;  // [n_rows] validation: block * block_size + slot
 };
 
 }  // namespace ag

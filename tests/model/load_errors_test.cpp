@@ -176,6 +176,11 @@ TEST_F(BadBatch, Rejected) {
   b = good();
   b.positions = {-1, 0, 1};
   expect_error(b, "negative position");
+  b = good();  // two sequences writing into one shared block
+  b.block_tables = {{2}, {2}};
+  b.seq_index = {0, 0, 1};
+  b.positions = {0, 1, 1};
+  expect_error(b, "same KV slot");
 }
 
 TEST_F(BadBatch, KvCacheOfAnotherModel) {
