@@ -8,6 +8,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3
+  libyaml-dev  # server: YAML config files (libyaml)
+  nodejs npm   # tests/e2e: the official openai npm client
+  prometheus  # promtool: tests/deploy checks a live /metrics scrape and deploy/prometheus
 )
 missing=()
 for p in "${packages[@]}"; do
