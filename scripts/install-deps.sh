@@ -9,9 +9,12 @@ packages=(
   clang libclang-rt-14-dev
   python3
   libyaml-dev  # server: YAML config files (libyaml)
-  nodejs npm   # tests/e2e: the official openai npm client
+  nodejs       # tests/e2e: the official openai npm client; tests/deploy: node --test
   prometheus  # promtool: tests/deploy checks a live /metrics scrape and deploy/prometheus
 )
+# Debian's npm conflicts with NodeSource's nodejs, which bundles npm: ask for it only when no npm
+# is on PATH (asking anyway makes apt-get refuse the whole install).
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
