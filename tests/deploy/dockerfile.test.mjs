@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { lintDockerfile, dockerignore, aptInstalls } from "./lib/dockerfile_lint.mjs";
 import { checkRuntimeLibraries } from "./lib/runtime_libs.mjs";
+import { checkBuildDeps, installDepsPackages } from "./lib/build_deps.mjs";
 import { REPO_ROOT } from "./lib/server_facts.mjs";
 
 const DOCKERFILE = readFileSync(path.join(REPO_ROOT, "deploy/Dockerfile"), "utf8");
@@ -56,6 +57,21 @@ test("caught: a linked library the runtime stage does not install", noBin, () =>
 test("caught: a runtime library package the binary does not link", noBin, () => {
   const errors = checkRuntimeLibraries(DOCKERFILE.replace(" libfmt9", " libfmt9 libxml2"), BIN);
   assert.ok(errors.some((e) => /installs libxml2, but the binary links nothing from it/.test(e)), errors.join("\n"));
+});
+
+// The build stage runs scripts/install-deps.sh; CI does too. Everything CMake looks for must come
+// from a package it installs, or the image build (and a fresh CI machine) fails at configure.
+const CMAKE_TREES = ["CMakeLists.txt", "src", "tests", "bench", "fuzz"];
+const DEPS = installDepsPackages(readFileSync(path.join(REPO_ROOT, "scripts/install-deps.sh"), "utf8"));
+
+test("install-deps.sh installs every pkg-config module and CMake package the build looks for", () => {
+  assert.ok(DEPS.includes("cmake") && DEPS.includes("libfmt-dev"), `parsed ${DEPS.join(" ")}`);
+  assert.deepEqual(checkBuildDeps(REPO_ROOT, CMAKE_TREES, DEPS), []);
+});
+
+test("caught: a build dependency install-deps.sh does not install", () => {
+  const errors = checkBuildDeps(REPO_ROOT, CMAKE_TREES, DEPS.filter((p) => p !== "libpcre2-dev"));
+  assert.ok(errors.some((e) => /pkg-config 'libpcre2-8' comes from libpcre2-dev, which scripts\/install-deps\.sh does not install/.test(e)), errors.join("\n"));
 });
 
 test("the entrypoint script is POSIX sh and executable", () => {
