@@ -315,6 +315,11 @@ SNIPPETS = [
     "{{ 'Dear %s, you owe %s' | format('Bob', 2.5) }}|{{ '{0:>6}|{0:<6}|{0:^7}'.format('ab') }}",
     "{{ ((1, 2), 3)[0][1] }}|{{ [[1, 2], [3]]|sum(start=[]) }}",
     "{{ 'ab\\u00e9' | tojson }}|{{ 'tab\\there' | tojson }}|{{ '\\u2028' | tojson }}|{{ {'a': '</script>'} | tojson }}",
+    # --- generators (map/select/... are lazy in jinja2), and other Python details
+    "{{ 'yes' if [] | select('odd') else 'no' }}|{{ l|map('string')|first }}|{% set g = l|select('odd') %}{{ g|list }}{{ g|list }}|{{ l|select('odd')|reverse }}|{{ (l|map('upper')) is sequence }}",
+    "{{ n|items is defined }}|{{ n|select('odd') is iterable }}|{{ ml|map('nope_not_consumed') is defined }}",
+    "{{ 'ab'|truncate(5) }}|{{ l|truncate(5) }}|{{ undefined_var|truncate(3) is defined }}",
+    "{{ '%s|' % undefined_var }}{{ 'plain' % undefined_var }}|{{ undefined_var is callable }}|{{ l[1:] is sequence }}",
     # --- errors (every one must fail)
     ("{{ raise_exception('boom') }}", None),
     ("{% if %}", None),
@@ -345,6 +350,16 @@ SNIPPETS = [
     ("{{ 3 in 'abc' }}", None),
     ("{{ l[::0] }}", None),
     ("{{ 'x'|indent|unknownfilter }}", None),
+    ("{{ n|items|list }}", None),
+    ("{{ n|indent }}", None),
+    ("{{ l|truncate(1) }}", None),
+    ("{{ no[::-1] }}", None),
+    ("{{ d[1:] }}", None),
+    ("{{ n[1:] }}", None),
+    ("{{ l['a':] }}", None),
+    ("{{ f|truncate(5) }}", None),
+    ("{{ l|map('upper')|length }}", None),
+    ("{{ '%(k)s' % undefined_var }}", None),
     # --- contexts of their own
     ("{{ messages[0]['role'] }}{{ messages[-1].content }}", {"messages": NO_SYSTEM}),
     ("{% for m in messages %}{{ m.content|trim }}|{% endfor %}", {"messages": TOOL_CONV}),

@@ -252,6 +252,9 @@ Result<std::string> format_one(const Value& v, Spec sp) {
 Result<std::string> percent_format(Interpreter& in, std::string_view fmt, const Value& args) {
   std::vector<Value> items;
   const DictObj* mapping = nullptr;
+  // An Undefined has __getitem__, so Python treats it as a mapping: unused, it is no error;
+  // %(key)s on it fails.
+  const bool undefined_mapping = args.is_undefined();
   if (args.is_list() && args.as_list().is_tuple) {
     items = args.as_list().items;
   } else if (args.is_dict()) {
@@ -279,6 +282,7 @@ Result<std::string> percent_format(Interpreter& in, std::string_view fmt, const 
     if (fmt[i] == '(') {
       const size_t close = fmt.find(')', i);
       if (close == std::string_view::npos) return error("incomplete format key");
+      if (undefined_mapping) return error("'{}' is undefined", args.undefined_name());
       if (!mapping) return error("format requires a mapping");
       const Value* v = mapping->find(fmt.substr(i + 1, close - i - 1));
       if (!v) return error("format key '{}' not found", fmt.substr(i + 1, close - i - 1));
@@ -328,7 +332,8 @@ Result<std::string> percent_format(Interpreter& in, std::string_view fmt, const 
     AG_TRY_STATUS(in.check_size(out.size() + piece.size()));
     out += piece;
   }
-  if (!mapping && next < items.size()) return error("not all arguments converted during string formatting");
+  if (!mapping && !undefined_mapping && next < items.size())
+    return error("not all arguments converted during string formatting");
   (void)used_mapping;
   return out;
 }

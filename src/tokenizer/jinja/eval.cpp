@@ -177,6 +177,7 @@ Result<Value> Interpreter::getitem(const Value& obj, const Value& key) {
   switch (obj.kind()) {
     case Value::Kind::undefined: return fail_undefined(obj);
     case Value::Kind::list: {
+      if (obj.is_generator()) return missing();  // TypeError: not subscriptable → Undefined
       if (!key.is_integral()) return fallback();
       const auto& items = obj.as_list().items;
       int64_t i = key.as_int();
@@ -237,21 +238,28 @@ Result<Value> Interpreter::eval_getitem(const GetItemExpr& e, const FramePtr& fr
     AG_TRY(Value key, eval(*e.key, frame));
     return getitem(obj, key);
   }
+  // jinja2 compiles slices to a plain Python obj[a:b:c], so every failure is an error. (Its
+  // constant folding can turn a slice of a literal non-sequence into Undefined; templates do not
+  // slice literals, so that corner is not reproduced.)
   const auto& s = static_cast<const SliceExpr&>(*e.key);
   std::optional<int64_t> bounds[3];
-  bool bad_index = false;
   const ExprPtr* parts[3] = {&s.start, &s.stop, &s.step};
   for (int i = 0; i < 3; ++i) {
     if (!*parts[i]) continue;
     AG_TRY(Value v, eval(**parts[i], frame));
     if (v.is_integral()) {
       bounds[i] = v.as_int();
+    } else if (v.is_undefined()) {
+      return fail_undefined(v);
     } else if (!v.is_none()) {
-      bad_index = true;  // TypeError in Python, which jinja2 turns into Undefined
+      return error("slice indices must be integers or None, not {}", type_name(v));
     }
   }
   if (obj.is_undefined()) return fail_undefined(obj);
-  if (bad_index || !(obj.is_list() || obj.is_string())) return Value::undefined();
+  if (!(obj.is_list() || obj.is_string()) || obj.is_generator()) {
+    if (obj.is_dict()) return error("unhashable type: 'slice'");
+    return error("'{}' object is not subscriptable", type_name(obj));
+  }
   if (bounds[2] && *bounds[2] == 0) return error("slice step cannot be zero");
   if (obj.is_list()) {
     const auto& items = obj.as_list().items;
@@ -274,7 +282,12 @@ Result<Value> Interpreter::eval_getitem(const GetItemExpr& e, const FramePtr& fr
 Result<std::vector<Value>> Interpreter::iterate(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::undefined: return std::vector<Value>{};
-    case Value::Kind::list: return v.as_list().items;
+    case Value::Kind::list:
+      if (v.is_generator()) {  // a generator is consumed
+        if (!v.as_list().deferred_error.empty()) return Error{v.as_list().deferred_error};
+        return std::move(v.as_list().items);
+      }
+      return v.as_list().items;
     case Value::Kind::dict: {
       std::vector<Value> keys;
       keys.reserve(v.as_dict().items.size());
@@ -300,11 +313,13 @@ Result<bool> Interpreter::contains(const Value& container, const Value& item) {
     case Value::Kind::string:
       if (!item.is_string()) return error("'in <string>' requires string as left operand, not {}", type_name(item));
       return container.as_string().find(item.as_string()) != std::string::npos;
-    case Value::Kind::list:
+    case Value::Kind::list: {
       AG_TRY_STATUS(charge(container.as_list().items.size()));
-      for (const auto& x : container.as_list().items)
+      AG_TRY(std::vector<Value> items, iterate(container));
+      for (const auto& x : items)
         if (equals(x, item)) return true;
       return false;
+    }
     case Value::Kind::dict: return container.as_dict().find(item) != nullptr;
     default: return error("argument of type '{}' is not iterable", type_name(container));
   }
@@ -355,6 +370,10 @@ Result<int64_t> int_pow(int64_t base, int64_t exp) {
 
 Result<Value> Interpreter::binary_op(BinaryOp op, const Value& a, const Value& b) {
   if (a.is_undefined()) return fail_undefined(a);
+  if (op == BinaryOp::mod && a.is_string()) {  // str.__mod__ takes an Undefined argument too
+    AG_TRY(std::string s, percent_format(*this, a.as_string(), b));
+    return Value::string(std::move(s));
+  }
   if (b.is_undefined()) return fail_undefined(b);
   const bool ints = a.is_integral() && b.is_integral();
   const bool nums = a.is_number() && b.is_number();
@@ -370,7 +389,8 @@ Result<Value> Interpreter::binary_op(BinaryOp op, const Value& a, const Value& b
         AG_TRY_STATUS(check_size(a.as_string().size() + b.as_string().size()));
         return Value::string(a.as_string() + b.as_string());
       }
-      if (a.is_list() && b.is_list() && a.as_list().is_tuple == b.as_list().is_tuple) {
+      if (a.is_list() && b.is_list() && a.as_list().is_tuple == b.as_list().is_tuple && !a.is_generator() &&
+          !b.is_generator()) {
         std::vector<Value> items = a.as_list().items;
         AG_TRY_STATUS(charge(items.size() + b.as_list().items.size()));
         items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
@@ -395,7 +415,8 @@ Result<Value> Interpreter::binary_op(BinaryOp op, const Value& a, const Value& b
         return Value::integer(r);
       }
       if (nums) return Value::floating(a.as_float() * b.as_float());
-      const Value* seq = (a.is_string() || a.is_list()) ? &a : ((b.is_string() || b.is_list()) ? &b : nullptr);
+      auto is_seq = [](const Value& v) { return v.is_string() || (v.is_list() && !v.is_generator()); };
+      const Value* seq = is_seq(a) ? &a : (is_seq(b) ? &b : nullptr);
       const Value* count = seq == &a ? &b : &a;
       if (seq && count->is_integral()) {
         const int64_t n = std::max<int64_t>(0, count->as_int());

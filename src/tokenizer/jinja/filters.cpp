@@ -81,7 +81,7 @@ Result<Value> f_abs(Interpreter&, Value v, CallArgs& args) {
 Result<Value> f_attr(Interpreter& in, Value v, CallArgs& args) {
   AG_TRY(Args a, bind_args("attr", args, {"name"}, 1));
   const std::string name = to_str(*a[0]);
-  if (v.is_undefined()) return Value::undefined(name);
+  if (v.is_undefined()) return error("'{}' is undefined", v.undefined_name());
   if (v.is_dict()) {  // attribute only: dict keys are not attributes
     if (auto m = bind_method(v, name)) return *m;
     return Value::undefined(name);
@@ -100,7 +100,7 @@ Result<Value> f_batch(Interpreter& in, Value v, CallArgs& args) {
     if (row.size() < n && a[1] && !a[1]->is_none()) row.resize(n, *a[1]);
     out.push_back(Value::list(std::move(row)));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Result<Value> f_capitalize(Interpreter&, Value v, CallArgs& args) {
@@ -157,6 +157,14 @@ Result<Value> f_escape(Interpreter&, Value v, CallArgs& args) {
 
 Result<Value> f_first(Interpreter& in, Value v, CallArgs& args) {
   AG_TRY(Args a, bind_args("first", args, {}, 0));
+  if (v.is_generator()) {  // next(iter(gen)) takes one item
+    if (!v.as_list().deferred_error.empty()) return Error{v.as_list().deferred_error};
+    auto& items = v.as_list().items;
+    if (items.empty()) return Value::undefined("first");
+    Value first = std::move(items.front());
+    items.erase(items.begin());
+    return first;
+  }
   if (v.is_list()) return v.as_list().items.empty() ? Value::undefined("first") : v.as_list().items.front();
   AG_TRY(std::vector<Value> items, in.iterate(v));
   if (items.empty()) return Value::undefined("first");
@@ -165,6 +173,7 @@ Result<Value> f_first(Interpreter& in, Value v, CallArgs& args) {
 
 Result<Value> f_last(Interpreter& in, Value v, CallArgs& args) {
   AG_TRY(Args a, bind_args("last", args, {}, 0));
+  if (v.is_generator()) return error("'generator' object is not reversible");
   if (v.is_list()) return v.as_list().items.empty() ? Value::undefined("last") : v.as_list().items.back();
   AG_TRY(std::vector<Value> items, in.iterate(v));
   if (items.empty()) return Value::undefined("last");
@@ -198,6 +207,8 @@ Result<Value> f_format(Interpreter& in, Value v, CallArgs& args) {
 
 Result<Value> f_indent(Interpreter& in, Value v, CallArgs& args) {
   AG_TRY(Args a, bind_args("indent", args, {"width", "first", "blank"}, 0));
+  if (v.is_undefined()) return error("'{}' is undefined", v.undefined_name());  // jinja2 does s += "\n"
+  if (!v.is_string()) return error("indent: expected a string, not {}", type_name(v));
   std::string indention;
   if (a[0] && a[0]->is_string()) {
     indention = a[0]->as_string();
@@ -249,12 +260,12 @@ Result<Value> f_int(Interpreter&, Value v, CallArgs& args) {
 
 Result<Value> f_items(Interpreter& in, Value v, CallArgs& args) {
   AG_TRY(Args a, bind_args("items", args, {}, 0));
-  if (v.is_undefined()) return Value::list();
+  if (v.is_undefined()) return Value::generator({});
   if (!v.is_dict()) return error("can only get item pairs from a mapping");
   std::vector<Value> out;
   AG_TRY_STATUS(in.charge(v.as_dict().items.size()));
   for (const auto& [k, val] : v.as_dict().items) out.push_back(Value::list({k, val}, true));
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Result<Value> f_join(Interpreter& in, Value v, CallArgs& args) {
@@ -276,7 +287,9 @@ Result<Value> f_length(Interpreter&, Value v, CallArgs& args) {
   switch (v.kind()) {
     case Value::Kind::undefined: return Value::integer(0);
     case Value::Kind::string: return Value::integer(static_cast<int64_t>(py::length(v.as_string())));
-    case Value::Kind::list: return Value::integer(static_cast<int64_t>(v.as_list().items.size()));
+    case Value::Kind::list:
+      if (v.is_generator()) return error("object of type 'generator' has no len()");
+      return Value::integer(static_cast<int64_t>(v.as_list().items.size()));
     case Value::Kind::dict: return Value::integer(static_cast<int64_t>(v.as_dict().items.size()));
     default: return error("object of type '{}' has no len()", type_name(v));
   }
@@ -299,7 +312,7 @@ Result<Value> f_upper(Interpreter&, Value v, CallArgs& args) {
 }
 
 Result<Value> f_map(Interpreter& in, Value v, CallArgs& args) {
-  if (!truthy(v)) return Value::list();
+  if (!truthy(v)) return Value::generator({});
   AG_TRY(std::vector<Value> items, items_of(in, v));
   std::vector<Value> out;
   out.reserve(items.size());
@@ -312,7 +325,7 @@ Result<Value> f_map(Interpreter& in, Value v, CallArgs& args) {
       AG_TRY(Value r, attr_get(in, item, a[0], dflt));
       out.push_back(std::move(r));
     }
-    return Value::list(std::move(out));
+    return Value::generator(std::move(out));
   }
   if (args.positional.empty()) return error("map requires a filter argument");
   const Value name = args.positional[0];
@@ -323,7 +336,7 @@ Result<Value> f_map(Interpreter& in, Value v, CallArgs& args) {
     AG_TRY(Value r, call_filter_named(in, name, std::move(item), rest));
     out.push_back(std::move(r));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Result<Value> min_or_max(Interpreter& in, Value v, CallArgs& args, bool want_max) {
@@ -346,7 +359,7 @@ Result<Value> f_max(Interpreter& in, Value v, CallArgs& args) { return min_or_ma
 Result<Value> f_min(Interpreter& in, Value v, CallArgs& args) { return min_or_max(in, std::move(v), args, false); }
 
 Result<Value> select_impl(Interpreter& in, Value v, CallArgs& args, bool keep_if, bool by_attr) {
-  if (!truthy(v)) return Value::list();
+  if (!truthy(v)) return Value::generator({});
   AG_TRY(std::vector<Value> items, items_of(in, v));
   size_t off = 0;
   std::optional<Value> attr;
@@ -372,7 +385,7 @@ Result<Value> select_impl(Interpreter& in, Value v, CallArgs& args, bool keep_if
     }
     if (ok == keep_if) out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 Result<Value> f_select(Interpreter& in, Value v, CallArgs& a) { return select_impl(in, std::move(v), a, true, false); }
 Result<Value> f_reject(Interpreter& in, Value v, CallArgs& a) { return select_impl(in, std::move(v), a, false, false); }
@@ -396,7 +409,10 @@ Result<Value> f_reverse(Interpreter& in, Value v, CallArgs& args) {
   }
   AG_TRY(std::vector<Value> items, items_of(in, v));
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  // reversed() of a sequence is an iterator; a generator is not reversible, so jinja2 falls back
+  // to list(value) reversed, a list.
+  if (v.is_generator()) return Value::list(std::move(items));
+  return Value::generator(std::move(items));
 }
 
 Result<Value> f_round(Interpreter&, Value v, CallArgs& args) {
@@ -537,11 +553,23 @@ Result<Value> f_truncate(Interpreter&, Value v, CallArgs& args) {
   const int64_t length = a[0] && a[0]->is_integral() ? a[0]->as_int() : 255;
   const std::string end = a[2] ? to_str(*a[2]) : "...";
   const int64_t leeway = a[3] && a[3]->is_integral() ? a[3]->as_int() : 5;
-  const std::u32string u = py::decode(to_str(v));
   const auto end_len = static_cast<int64_t>(py::length(end));
   if (length < end_len) return error("truncate: expected length >= {}, got {}", end_len, length);
   if (leeway < 0) return error("truncate: expected leeway >= 0, got {}", leeway);
-  if (static_cast<int64_t>(u.size()) <= length + leeway) return Value::string(py::encode(u));
+  // len(s) first: a value shorter than the limit comes back unchanged, whatever its type.
+  int64_t n = 0;
+  if (v.is_string()) {
+    n = static_cast<int64_t>(py::length(v.as_string()));
+  } else if (v.is_list() && !v.is_generator()) {
+    n = static_cast<int64_t>(v.as_list().items.size());
+  } else if (v.is_dict()) {
+    n = static_cast<int64_t>(v.as_dict().items.size());
+  } else if (!v.is_undefined()) {
+    return error("object of type '{}' has no len()", type_name(v));
+  }
+  if (n <= length + leeway) return v;
+  if (!v.is_string()) return error("truncate: '{}' object cannot be truncated", type_name(v));
+  const std::u32string u = py::decode(v.as_string());
   std::string head = py::encode(std::u32string_view(u).substr(0, static_cast<size_t>(length - end_len)));
   if (as_flag(a[1])) return Value::string(head + end);
   const auto parts = py::rsplit(head, std::string(" "), 1);
@@ -560,7 +588,7 @@ Result<Value> f_unique(Interpreter& in, Value v, CallArgs& args) {
     seen.push_back(std::move(key));
     out.push_back(std::move(item));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Result<Value> f_wordcount(Interpreter&, Value v, CallArgs& args) {
@@ -575,18 +603,31 @@ Result<Value> f_wordcount(Interpreter&, Value v, CallArgs& args) {
   return Value::integer(n);
 }
 
+// jinja2's map, select, reject, selectattr, rejectattr, unique, batch and items are generator
+// functions: nothing runs until the result is consumed. They are computed eagerly here, but a
+// failure is kept in the generator and raised only when something consumes it (printing it or
+// testing its truth does not), as in jinja2. Limit errors are never deferred.
+template <Result<Value> (*F)(Interpreter&, Value, CallArgs&)>
+Result<Value> lazy(Interpreter& in, Value v, CallArgs& args) {
+  auto r = F(in, std::move(v), args);
+  if (r.ok() || in.limit_exceeded()) return r;
+  Value g = Value::generator({});
+  g.as_list().deferred_error = r.error().message;
+  return g;
+}
+
 const FilterFn kFilters[] = {
-    {"abs", f_abs},         {"attr", f_attr},           {"batch", f_batch},       {"capitalize", f_capitalize},
+    {"abs", f_abs},         {"attr", f_attr},           {"batch", lazy<f_batch>},       {"capitalize", f_capitalize},
     {"center", f_center},   {"count", f_length},        {"d", f_default},         {"default", f_default},
     {"dictsort", f_dictsort}, {"e", f_escape},          {"escape", f_escape},     {"first", f_first},
     {"float", f_float},     {"forceescape", f_escape},  {"format", f_format},     {"indent", f_indent},
-    {"int", f_int},         {"items", f_items},         {"join", f_join},         {"last", f_last},
-    {"length", f_length},   {"list", f_list},           {"lower", f_lower},       {"map", f_map},
-    {"max", f_max},         {"min", f_min},             {"reject", f_reject},     {"rejectattr", f_rejectattr},
+    {"int", f_int},         {"items", lazy<f_items>},         {"join", f_join},         {"last", f_last},
+    {"length", f_length},   {"list", f_list},           {"lower", f_lower},       {"map", lazy<f_map>},
+    {"max", f_max},         {"min", f_min},             {"reject", lazy<f_reject>},     {"rejectattr", lazy<f_rejectattr>},
     {"replace", f_replace}, {"reverse", f_reverse},     {"round", f_round},       {"safe", f_safe},
-    {"select", f_select},   {"selectattr", f_selectattr}, {"sort", f_sort},       {"string", f_string},
+    {"select", lazy<f_select>},   {"selectattr", lazy<f_selectattr>}, {"sort", f_sort},       {"string", f_string},
     {"sum", f_sum},         {"title", f_title},         {"tojson", f_tojson},     {"trim", f_trim},
-    {"truncate", f_truncate}, {"unique", f_unique},     {"upper", f_upper},       {"wordcount", f_wordcount},
+    {"truncate", f_truncate}, {"unique", lazy<f_unique>},     {"upper", f_upper},       {"wordcount", f_wordcount},
 };
 
 // --- tests -----------------------------------------------------------------------------------
@@ -651,11 +692,11 @@ Result<bool> t_iterable(Interpreter&, const Value& v, CallArgs& a) {
 }
 Result<bool> t_sequence(Interpreter&, const Value& v, CallArgs& a) {
   AG_TRY_STATUS(no_args("sequence", a));
-  return v.is_list() || v.is_dict() || v.is_string() || v.is_undefined();
+  return (v.is_list() && !v.is_generator()) || v.is_dict() || v.is_string() || v.is_undefined();
 }
 Result<bool> t_callable(Interpreter&, const Value& v, CallArgs& a) {
   AG_TRY_STATUS(no_args("callable", a));
-  return v.is_callable();
+  return v.is_callable() || v.is_undefined();  // Undefined defines __call__ (that raises)
 }
 Result<bool> t_escaped(Interpreter&, const Value&, CallArgs& a) {
   AG_TRY_STATUS(no_args("escaped", a));

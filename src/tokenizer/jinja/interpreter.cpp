@@ -83,12 +83,18 @@ Result<std::string> Interpreter::render(const DictObj& variables) {
 
 Status Interpreter::charge(uint64_t steps) {
   steps_ += steps;
-  if (steps_ > limits_.max_steps) return error("template exceeded {} steps of work", limits_.max_steps);
+  if (steps_ > limits_.max_steps) {
+    limit_exceeded_ = true;
+    return error("template exceeded {} steps of work", limits_.max_steps);
+  }
   return {};
 }
 
 Status Interpreter::check_size(size_t bytes) const {
-  if (bytes > limits_.max_output_bytes) return error("template output exceeds {} bytes", limits_.max_output_bytes);
+  if (bytes > limits_.max_output_bytes) {
+    limit_exceeded_ = true;
+    return error("template output exceeds {} bytes", limits_.max_output_bytes);
+  }
   return {};
 }
 

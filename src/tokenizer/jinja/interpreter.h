@@ -85,6 +85,8 @@ class Interpreter {
   Value make_namespace(NamespaceObj ns);
   void note_mutated(const Value& list);  // a list changed in place (append): tracked likewise
   std::chrono::system_clock::time_point now() const { return now_; }
+  // A render limit (steps, size, depth) was hit: such errors are never deferred or swallowed.
+  bool limit_exceeded() const { return limit_exceeded_; }
   // raise_exception(): an error reported as the template's own message.
   Error raise(std::string message);
 
@@ -101,6 +103,7 @@ class Interpreter {
   uint32_t error_pos_ = 0;     // source offset of the innermost node that failed
   bool error_located_ = false;
   bool raised_ = false;        // the error came from raise_exception()
+  mutable bool limit_exceeded_ = false;
   FramePtr root_;
   // Objects that can close a reference cycle (macro scopes, namespaces, lists changed in place);
   // the destructor empties them.
@@ -116,8 +119,10 @@ class Interpreter {
     DepthGuard(const DepthGuard&) = delete;
     DepthGuard& operator=(const DepthGuard&) = delete;
     Status check() const {
-      if (in.depth_ > in.limits_.max_depth)
+      if (in.depth_ > in.limits_.max_depth) {
+        in.limit_exceeded_ = true;
         return error("template nested too deeply (more than {} levels)", in.limits_.max_depth);
+      }
       return {};
     }
   };

@@ -500,6 +500,7 @@ std::optional<Value> bind_method(const Value& self, std::string_view name) {
       type = "dict";
       break;
     case Value::Kind::list:
+      if (self.is_generator()) return std::nullopt;
       m = self.as_list().is_tuple ? find_in(kTupleMethods, name) : find_in(kListMethods, name);
       type = self.as_list().is_tuple ? "tuple" : "list";
       break;

@@ -48,6 +48,12 @@ Value Value::list(std::vector<Value> items, bool is_tuple) {
   return Value(std::move(l));
 }
 
+Value Value::generator(std::vector<Value> items) {
+  Value v = list(std::move(items));
+  v.as_list().is_generator = true;
+  return v;
+}
+
 Value Value::dict(DictObj d) {
   d.depth = 1;
   for (const auto& kv : d.items) d.depth = std::max({d.depth, nesting_depth(kv.first) + 1, nesting_depth(kv.second) + 1});
@@ -73,7 +79,7 @@ bool truthy(const Value& v) {
     case Value::Kind::integer: return v.as_int() != 0;
     case Value::Kind::floating: return v.as_float() != 0.0;
     case Value::Kind::string: return !v.as_string().empty();
-    case Value::Kind::list: return !v.as_list().items.empty();
+    case Value::Kind::list: return v.as_list().is_generator || !v.as_list().items.empty();
     case Value::Kind::dict: return !v.as_dict().items.empty();
     case Value::Kind::ns:
     case Value::Kind::callable: return true;
@@ -89,7 +95,7 @@ std::string_view type_name(const Value& v) {
     case Value::Kind::integer: return "int";
     case Value::Kind::floating: return "float";
     case Value::Kind::string: return "str";
-    case Value::Kind::list: return v.as_list().is_tuple ? "tuple" : "list";
+    case Value::Kind::list: return v.as_list().is_generator ? "generator" : (v.as_list().is_tuple ? "tuple" : "list");
     case Value::Kind::dict: return "dict";
     case Value::Kind::ns: return "Namespace";
     case Value::Kind::callable: return "function";
@@ -217,6 +223,10 @@ void append_str_at(std::string& out, const Value& v, int depth) {
     case Value::Kind::string: out += v.as_string(); return;
     case Value::Kind::list: {
       const ListObj& l = v.as_list();
+      if (l.is_generator) {
+        out += "<generator object>";
+        return;
+      }
       out.push_back(l.is_tuple ? '(' : '[');
       for (size_t i = 0; i < l.items.size(); ++i) {
         if (i) out += ", ";
@@ -269,6 +279,7 @@ bool equals_at(const Value& a, const Value& b, int depth) {
     case K::list: {
       const ListObj& x = a.as_list();
       const ListObj& y = b.as_list();
+      if (x.is_generator || y.is_generator) return false;  // identity only, checked above
       if (x.is_tuple != y.is_tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i)
         if (!equals_at(x.items[i], y.items[i], depth + 1)) return false;
@@ -317,7 +328,8 @@ Result<int> compare_at(const Value& a, const Value& b, uint32_t depth) {
     const int c = a.as_string().compare(b.as_string());  // UTF-8 byte order is code-point order
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
-  if (a.is_list() && b.is_list() && a.as_list().is_tuple == b.as_list().is_tuple) {
+  if (a.is_list() && b.is_list() && a.as_list().is_tuple == b.as_list().is_tuple && !a.is_generator() &&
+      !b.is_generator()) {
     const auto& x = a.as_list().items;
     const auto& y = b.as_list().items;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -468,6 +480,7 @@ struct JsonWriter {
       case Value::Kind::floating: append_json_float(out, v.as_float()); return {};
       case Value::Kind::string: append_json_string(out, v.as_string(), style.ensure_ascii); return {};
       case Value::Kind::list: {
+        if (v.is_generator()) return error("Object of type generator is not JSON serializable");
         const auto& items = v.as_list().items;
         if (items.empty()) {
           out += "[]";

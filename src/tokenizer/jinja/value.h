@@ -33,6 +33,11 @@ inline constexpr uint32_t kMaxValueNesting = 256;
 struct ListObj {
   std::vector<Value> items;
   bool is_tuple = false;  // only changes how it prints: (a, b) instead of [a, b]
+  // A Python generator (what map, select, unique, batch, items and reverse return): always truthy,
+  // no len(), not subscriptable, and iterating it consumes it.
+  bool is_generator = false;
+  // A generator whose (lazy, in jinja2) computation failed: consuming it raises this.
+  std::string deferred_error;
   uint32_t depth = 1;     // 1 + the deepest nested list/dict among items (kept on append)
 };
 
@@ -79,6 +84,7 @@ class Value {
   static Value string(std::string_view s) { return Value(std::string(s)); }
   static Value string(const char* s) { return Value(std::string(s)); }
   static Value list(std::vector<Value> items = {}, bool is_tuple = false);
+  static Value generator(std::vector<Value> items);
   static Value dict(DictObj d = {});
   static Value ns(NamespaceObj n = {});
   static Value callable(std::shared_ptr<const Callable> c) { return Value(std::move(c)); }
@@ -91,6 +97,7 @@ class Value {
   bool is_float() const { return kind() == Kind::floating; }
   bool is_string() const { return kind() == Kind::string; }
   bool is_list() const { return kind() == Kind::list; }
+  bool is_generator() const { return is_list() && as_list().is_generator; }
   bool is_dict() const { return kind() == Kind::dict; }
   bool is_ns() const { return kind() == Kind::ns; }
   bool is_callable() const { return kind() == Kind::callable; }
