@@ -262,6 +262,12 @@ const BROKEN = [
     expect: /--config \/etc\/autoglm\/config\/server\.yaml: ConfigMap autoglm-config-[a-z0-9]+ has no key 'server\.yaml'/,
   },
   {
+    name: "an object pinned to a namespace",
+    overlay: "autoscale-queue",
+    mutate: (o) => { kind(o, "ServiceMonitor").metadata.namespace = "monitoring"; },
+    expect: /ServiceMonitor monitoring\/autoglm: sets metadata\.namespace/,
+  },
+  {
     name: "replicas fixed beside the HPA",
     overlay: "cpu",
     mutate: (o) => { dep(o).spec.replicas = 3; },

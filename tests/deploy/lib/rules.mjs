@@ -391,6 +391,10 @@ export function checkRender(objects, facts) {
   for (const h of byKind(objects, "HorizontalPodAutoscaler")) checkHpa(h, objects, facts, rules, errors);
   for (const s of byKind(objects, "ServiceMonitor")) checkServiceMonitor(s, objects, facts, errors);
   for (const n of byKind(objects, "NetworkPolicy")) checkNetworkPolicy(n, objects, errors);
+  // `kubectl apply -n NS -k DIR` refuses objects that name another namespace.
+  for (const o of objects) {
+    if (o.metadata?.namespace) errors.push(`${ref(o)}: sets metadata.namespace; leave it to 'kubectl apply -n'`);
+  }
   for (const kind of ["Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"]) {
     if (!byKind(objects, kind).length) errors.push(`the render has no ${kind}`);
   }
