@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "tensor/type_traits.h"
+
 namespace ag::planner {
 
 namespace {
@@ -35,27 +37,50 @@ MemoryEstimate estimate_memory(const ModelSpec& model, const RunConfig& run,
   m.kv_bytes = blocks_per_seq * block * u64(run.n_batch) * m.kv_bytes_per_token;
 
   // Compute: the widest step is a prefill chunk of n_ubatch rows (or one decode row per sequence).
+  // Buffers as src/model/model_impl.h allocates them (grow-only, so the widest step stays).
   const uint64_t rows = std::max<uint64_t>(
       std::min<uint64_t>(u64(engine.n_ubatch), u64(run.n_ctx) * u64(run.n_batch)),
       u64(run.n_batch));
   const uint64_t e = u64(hp.n_embd), q = u64(hp.n_embd_q()), kv = u64(hp.n_embd_kv()),
-                 ff = u64(hp.n_ff), vocab = u64(hp.n_vocab);
-  // F32 per row: residual, its normed copy, the layer output (3E); q and attention output (2Q);
-  // k and v (2KV); gate, up and their product (3F).
+                 ff = u64(hp.n_ff), vocab = u64(hp.n_vocab), rot = u64(hp.n_rot);
+  // F32 per row: residual and normed copy (2E), q and attention output (2Q), k and v (2KV),
+  // gate and up (2F), rope cos and sin (n_rot); plus the final-normed rows that want logits.
   m.compute_items.push_back(
-      {fmt::format("activations ({} rows x F32)", rows), rows * (3 * e + 2 * q + 2 * kv + 3 * ff) * 4});
-  // Activations are quantized to 8 bits (plus a scale per 32) before each matmul.
-  const uint64_t widest = std::max({e, q, ff});
-  m.compute_items.push_back({"quantized activations", rows * (widest + widest / 16)});
-  // Attention scores: each worker holds one [n_ctx] F32 row at a time.
-  m.compute_items.push_back({"attention scores", u64(run.n_threads) * u64(run.n_ctx) * 4});
-  // One logits row per sequence, and each sampler's candidate list (id, logit, probability).
-  m.compute_items.push_back({"logits", u64(run.n_batch) * vocab * 4});
+      {fmt::format("activations ({} rows x F32)", rows),
+       (rows * (2 * e + 2 * q + 2 * kv + 2 * ff + rot) + u64(run.n_batch) * e) * 4});
+  // Activations quantized to each weight type's vec_dot_type (Q8_0, Q8_K, ...) before a matmul:
+  // one buffer per such type, as wide as the widest input it serves.
+  std::vector<std::pair<DType, uint64_t>> widest;  // vec_dot_type -> widest row it quantizes
+  for (const auto& t : model.tensors) {
+    if (!t.spec.is_matrix() || !has_type_traits(t.type)) continue;
+    if (t.spec.role == TensorRole::TokenEmbd && !hp.tied_output) continue;  // a row lookup
+    const DType vdt = type_traits_reference(t.type).vec_dot_type;
+    const uint64_t n_in = t.spec.shape[0];
+    auto it = std::find_if(widest.begin(), widest.end(), [&](const auto& p) { return p.first == vdt; });
+    if (it == widest.end()) widest.emplace_back(vdt, n_in);
+    else it->second = std::max(it->second, n_in);
+  }
+  uint64_t quantized = 0;
+  for (const auto& [vdt, n_in] : widest)
+    quantized += n_in % dtype_info(vdt).block_size == 0 ? rows * row_bytes(vdt, n_in) : rows * n_in * 4;
+  m.compute_items.push_back({"quantized activations", quantized});
+  // Attention, per worker: scores of the query heads sharing a KV head over n_ctx positions (F32)
+  // and their F16 copy, q in F16, 32 partial sums of head_dim.
+  const uint64_t group = hp.n_head_kv > 0 ? u64(hp.n_head / hp.n_head_kv) : 1;
+  const uint64_t hd = u64(hp.head_dim);
+  m.compute_items.push_back(
+      {"attention scratch", u64(run.n_threads) * (group * u64(run.n_ctx) * 4 + u64(run.n_ctx) * 2 +
+                                                  group * hd * 2 + 32 * hd * 4)});
+  // Logits: the forward pass's rows and the caller's copy, one row per sequence each; each
+  // sampler's candidate list (id, logit, probability).
+  m.compute_items.push_back({"logits", 2 * u64(run.n_batch) * vocab * 4});
   m.compute_items.push_back({"sampler candidates", u64(run.n_batch) * vocab * 12});
   for (const auto& item : m.compute_items) m.compute_bytes += item.bytes;
 
   m.overhead_items.push_back({"file metadata (mapped)", model.metadata_bytes});
-  m.overhead_items.push_back({"tokenizer tables", vocab * engine.tokenizer_bytes_per_token});
+  m.overhead_items.push_back({"tokenizer tables", vocab * engine.tokenizer_bytes_per_token +
+                                                      model.n_merges * engine.tokenizer_bytes_per_merge +
+                                                      engine.tokenizer_fixed_bytes});
   m.overhead_items.push_back({"process baseline", engine.process_bytes});
   m.overhead_items.push_back({"threads", u64(run.n_threads) * engine.per_thread_bytes});
   for (const auto& item : m.overhead_items) m.overhead_bytes += item.bytes;

@@ -23,14 +23,19 @@ struct RunConfig {
   int n_threads = 1;
 };
 
-// How this engine allocates. CALIBRATE: until src/model and the engine publish their allocation
-// sizes these follow llama.cpp's CPU backend (ubatch 512, logits for the rows that need them).
+// How this engine allocates (src/model/session.h, model_impl.h, kv/kv_cache.h). Calibrated against
+// the peak RSS of `autoglm generate` on a synthetic Qwen2.5-0.5B Q4_0 (ctx 1024, 900-token prompt:
+// 426.2 MB measured, see docs/PLANNING.md); recalibrate when the engine's buffers change.
 struct EngineConstants {
-  int kv_block_size = 16;        // paged KV positions per block (kv/block_pool.h)
-  int n_ubatch = 512;            // rows per forward step while prefilling
-  uint64_t process_bytes = 12ull << 20;   // binary, libc/libstdc++, heap arenas at start
-  uint64_t per_thread_bytes = 1ull << 20;  // stack + per-thread scratch touched per worker
-  uint64_t tokenizer_bytes_per_token = 96;  // token strings, lookup maps, scores in memory
+  int kv_block_size = 16;        // paged KV positions per block (Session's default)
+  int n_ubatch = 512;            // rows per forward step while prefilling (generate --batch)
+  // Measured RSS: `autoglm --version` 8.4 MiB; `autoglm tokenize` of the Qwen2 vocabulary
+  // (151,936 tokens, 151,387 merges) 41 MiB more than that, its 5.7 MiB file included.
+  uint64_t process_bytes = 10ull << 20;          // binary, libc/libstdc++, heap arenas at start
+  uint64_t per_thread_bytes = 256ull << 10;      // stack and allocator arena touched per worker
+  uint64_t tokenizer_bytes_per_token = 120;      // token strings, id/string maps, scores, types
+  uint64_t tokenizer_bytes_per_merge = 110;      // BPE merge ranks
+  uint64_t tokenizer_fixed_bytes = 2ull << 20;   // pre-tokenizer regexes (PCRE2 JIT), caches
   // GPU runtime (CUDA context, cuBLAS workspace) per device: ~300-500 MB measured by llama.cpp
   // and vLLM users on Ampere/Hopper; 512 MiB is the conservative end.
   uint64_t gpu_context_bytes = 512ull << 20;

@@ -104,6 +104,9 @@ ModelSpec spec_from_hparams(const HParams& hp, FileType ftype, std::string name,
   }
   finish(spec);
   spec.metadata_bytes = static_cast<uint64_t>(hp.n_vocab) * kMetadataBytesPerToken;
+  // Byte-level BPE vocabularies (Llama 3, Qwen: > 64k tokens) have about one merge per token;
+  // the 32k SentencePiece vocabularies of Llama 2 / CodeLlama have none.
+  spec.n_merges = hp.n_vocab > 64000 ? static_cast<uint64_t>(hp.n_vocab) : 0;
   spec.file_bytes = spec.weights_bytes + spec.metadata_bytes;
   spec.notes.push_back(fmt::format(
       "tensor types follow llama.cpp's {} rules; file metadata estimated at {} B/token",
@@ -174,6 +177,8 @@ Result<ModelSpec> spec_from_gguf(const std::string& path) {
   spec.hp = hp;
   finish(spec);
   spec.metadata_bytes = f.data_offset();
+  if (const gguf::Value* merges = f.find("tokenizer.ggml.merges"); merges && merges->as_array())
+    spec.n_merges = merges->as_array()->items.size();
   spec.file_bytes = f.file_size();
   AG_TRY(int64_t ftype_id, f.get_int_or("general.file_type", -1));
   auto ftype = ftype_id >= 0 ? file_type_from_id(static_cast<uint32_t>(ftype_id)) : std::nullopt;

@@ -34,6 +34,7 @@ struct ModelSpec {
   uint64_t weights_bytes = 0;   // sum of tensor bytes
   uint64_t metadata_bytes = 0;  // file bytes before the tensor data (exact for GGUF, else estimated)
   uint64_t file_bytes = 0;      // exact for GGUF; weights + metadata estimate otherwise
+  uint64_t n_merges = 0;        // BPE merges of the tokenizer (exact for GGUF, else estimated)
   std::vector<std::string> notes;  // assumptions a reader should know about
   // --params only: the real parameter count over the borrowed preset's (tensor bytes are scaled
   // by it, tensor shapes are the preset's).

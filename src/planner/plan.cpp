@@ -175,6 +175,8 @@ nlohmann::json plan_to_json(const Plan& p) {
         {"process_bytes", e.process_bytes},
         {"per_thread_bytes", e.per_thread_bytes},
         {"tokenizer_bytes_per_token", e.tokenizer_bytes_per_token},
+        {"tokenizer_bytes_per_merge", e.tokenizer_bytes_per_merge},
+        {"tokenizer_fixed_bytes", e.tokenizer_fixed_bytes},
         {"gpu_context_bytes", e.gpu_context_bytes}}},
   };
   auto speed_json = [](const SpeedEstimate& s) {
@@ -247,8 +249,11 @@ std::string plan_to_text(const Plan& p) {
     s += fmt::format(f, std::forward<A>(a)...);
     s += '\n';
   };
-  line("model    {} ({}) · {} · {:.3f} B params · {} ({:.2f} bits/weight)", m.name, m.source,
-       hp.arch, m.n_params / 1e9, m.type_label, m.bits_per_weight());
+  const std::string params = m.n_params >= 1000000000 ? fmt::format("{:.2f}B", m.n_params / 1e9)
+                             : m.n_params >= 1000000  ? fmt::format("{:.1f}M", m.n_params / 1e6)
+                                                      : fmt::format("{:.1f}K", m.n_params / 1e3);
+  line("model    {} ({}) · {} · {} params · {} ({:.2f} bits/weight)", m.name, m.source, hp.arch,
+       params, m.type_label, m.bits_per_weight());
   line("shape    {} layers · hidden {} · {} heads / {} KV heads × {} · FFN {} · vocab {}{}",
        hp.n_layer, hp.n_embd, hp.n_head, hp.n_head_kv, hp.head_dim, hp.n_ff, hp.n_vocab,
        hp.tied_output ? " (tied output)" : "");
