@@ -157,6 +157,7 @@ void Engine::finish(Active& a, FinishReason reason, std::string text,
   e.text = std::move(text);
   e.tokens = std::move(tokens);
   e.finish = reason;
+  if (a.stop.matched()) e.stop_string = a.stop.matched_stop();
   e.usage = {a.n_prompt, a.n_generated, a.n_cached};
   e.timings.queue_ms = a.scheduled_us >= 0 ? (a.scheduled_us - a.arrival_us) / 1e3 : (now - a.arrival_us) / 1e3;
   e.timings.ttft_ms = a.first_token_us >= 0 ? (a.first_token_us - a.arrival_us) / 1e3 : 0;
@@ -278,7 +279,9 @@ bool Engine::step(std::unique_lock<std::mutex>& lock) {
       out.piece = tokenizer_.token_to_piece(token);
       if (a.n_logprobs >= 0) {
         out.logprob = token_logprob(logits, token);
-        if (a.n_logprobs > 0) out.top = top_logprobs(logits, a.n_logprobs);
+        if (a.n_logprobs > 0)
+          for (const auto& [id, lp] : top_logprobs(logits, a.n_logprobs))
+            out.top.push_back({id, lp, tokenizer_.token_to_piece(id)});
       }
       delta.tokens.push_back(std::move(out));
       delta.text = a.stop.push(a.decoder.push(token));

@@ -47,11 +47,17 @@ enum class RejectReason {
 };
 const char* reject_reason_name(RejectReason reason);  // "queue_full", "queue_timeout", ...
 
+struct TopLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+  std::string piece;
+};
+
 struct TokenOutput {
   int32_t id = 0;
   std::string piece;  // the token's bytes as generated text (may be part of a UTF-8 character)
   float logprob = 0;  // log-softmax of the raw logits (when logprobs were asked for)
-  std::vector<std::pair<int32_t, float>> top;  // [n_logprobs] most likely first
+  std::vector<TopLogprob> top;  // [n_logprobs] most likely first
 };
 
 struct Usage {
@@ -74,6 +80,7 @@ struct Event {
   std::string text;
   std::vector<TokenOutput> tokens;
   FinishReason finish = FinishReason::Stop;  // Done
+  std::string stop_string;                   // Done: the stop string that ended it, if one did
   Usage usage;                               // Done
   Timings timings;                           // Done
   RejectReason reason = RejectReason::None;  // Error

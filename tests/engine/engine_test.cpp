@@ -216,8 +216,10 @@ TEST(Engine, LogprobsOfRawLogits) {
   ASSERT_EQ(o.token_info.size(), 3u);
   for (const auto& t : o.token_info) {
     ASSERT_EQ(t.top.size(), 3u);
-    EXPECT_EQ(t.top[0].first, t.id);
-    EXPECT_FLOAT_EQ(t.top[0].second, t.logprob);
+    EXPECT_EQ(t.top[0].id, t.id);
+    EXPECT_FLOAT_EQ(t.top[0].logprob, t.logprob);
+    EXPECT_EQ(t.top[0].piece, t.piece);
+    EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
     EXPECT_LT(t.logprob, 0.0f);
     EXPECT_GT(t.logprob, -0.01f);  // one logit at 12, the rest <= 0
     EXPECT_EQ(t.piece, tok.token_to_piece(t.id));
