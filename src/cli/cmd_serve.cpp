@@ -142,7 +142,8 @@ int run(int argc, char** argv) {
                                                      "gemma, phi3, deepseek-coder");
   app.add_option("--chat-template-file", s.chat_template_file, "Jinja chat template file");
   app.add_flag("--log-prompts", s.server.log_prompts, "write prompt text in the request log");
-  app.add_option("--http-threads", s.server.http_threads, "connections served at once")->check(CLI::Range(1, 4096));
+  app.add_option("--http-threads", s.server.http_threads,
+                 "connections served at once; keep above max-running plus the queue sizes")->check(CLI::Range(1, 4096));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

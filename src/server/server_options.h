@@ -16,7 +16,9 @@ struct ServerOptions {
   size_t max_body_bytes = 8u << 20;
   Limits limits;  // n_vocab and priority_levels are filled in when the model is ready
   bool log_prompts = false;  // log prompt text (never by default)
-  int http_threads = 128;    // connections served at once (streams hold one each)
+  // Connections served at once. Every running or queued request holds one while it waits, so this
+  // should exceed max_running plus the queue sizes, with room for /health and /metrics.
+  int http_threads = 256;
   std::chrono::milliseconds shutdown_timeout{30'000};
   std::string version = "0";
 };

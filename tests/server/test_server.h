@@ -98,7 +98,7 @@ inline std::unique_ptr<TestServer> start_server(TestServerOptions o = {}) {
   t->engine = std::move(*engine);
   o.server.host = "127.0.0.1";
   o.server.port = 0;
-  if (o.server.http_threads == 128) o.server.http_threads = 80;
+  if (o.server.http_threads == 256) o.server.http_threads = 80;
   t->http = std::make_unique<HttpServer>(o.server);
   auto port = t->http->start();
   if (!port.ok()) {
