@@ -32,7 +32,10 @@ KvCache::KvCache(const HParams& hp, int n_blocks, int block_size, DType type)
   slot_bytes_ = static_cast<size_t>(hp.n_embd_kv()) * element_bytes(type);
   block_bytes_ = slot_bytes_ * static_cast<size_t>(block_size);
   total_bytes_ = static_cast<size_t>(bytes_for(hp, n_blocks, block_size, type));
-  data_ = std::make_unique_for_overwrite<uint8_t[]>(total_bytes_);
+  // Zeroed, which also touches every page now: the cache is resident from the start (as llama.cpp
+  // clears its KV buffer and vLLM pre-allocates its pool), so the process's peak RSS is known at
+  // load (autoglm plan predicts it) and decoding never stalls on first-touch page faults.
+  data_ = std::make_unique<uint8_t[]>(total_bytes_);
 }
 
 Result<std::unique_ptr<KvCache>> KvCache::create(const HParams& hp, int n_blocks, int block_size,

@@ -15,7 +15,7 @@ namespace ag {
 class KvCache {
  public:
   // type must be F16 or F32; n_blocks, block_size >= 1 (checked: a bug otherwise). The memory is
-  // allocated but not cleared: a slot is always written by forward() before it is read.
+  // allocated and zeroed up front, so all of it is resident from construction.
   KvCache(const HParams& hp, int n_blocks, int block_size, DType type);
   // Same with validation of user-chosen sizes, and allocation failure as an error.
   static Result<std::unique_ptr<KvCache>> create(const HParams& hp, int n_blocks, int block_size,
