@@ -13,7 +13,7 @@ ctest --preset asan -j "$jobs" -L unit
 
 if [ -f fuzz/CMakeLists.txt ]; then
   cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz -j "$jobs"
+  cmake --build --preset fuzz -j "$jobs" --target fuzzers
   bash scripts/run-fuzzers.sh "${AUTOGLM_FUZZ_SECONDS:-60}"
 fi
 
