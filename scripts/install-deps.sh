@@ -9,6 +9,7 @@ packages=(
   clang libclang-rt-14-dev
   python3
   libyaml-dev  # server: YAML config files (libyaml)
+  libcurl4-openssl-dev  # autoglm pull: HTTPS downloads with redirects and Range resume
   nodejs       # tests/e2e: the official openai npm client; tests/deploy: node --test
   prometheus  # promtool: tests/deploy checks a live /metrics scrape and deploy/prometheus
 )

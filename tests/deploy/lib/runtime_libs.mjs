@@ -35,7 +35,9 @@ function dependencyClosure(packages) {
 export function linkedPackages(binary) {
   const owners = new Map();
   const errors = [];
-  const libs = [...run("ldd", [binary]).matchAll(/=>\s+(\/\S+)/g)].map((m) => m[1]);
+  // Sanitizer runtimes (CI tests an ASan+UBSan build) are never part of a release image.
+  const libs = [...run("ldd", [binary]).matchAll(/=>\s+(\/\S+)/g)].map((m) => m[1])
+    .filter((lib) => !/\/lib(asan|ubsan|lsan|tsan)\.so/.test(lib));
   if (!libs.length) errors.push(`ldd found no shared library in ${binary}`);
   for (const lib of libs) {
     // dpkg knows the path as packaged; /lib is a link to /usr/lib on Debian 12.
