@@ -157,8 +157,33 @@ void ChatTemplate::probe_capabilities() {
       {"role", "system"},
       {"content", requires_typed_content_ ? ordered_json::array({{{"type", "text"}, {"text", kSystemNeedle}}})
                                           : ordered_json(kSystemNeedle)}};
-  supports_system_role_ =
-      contains(try_raw(ordered_json::array({system, requires_typed_content_ ? typed_user : str_user})), kSystemNeedle);
+  const ordered_json& user = requires_typed_content_ ? typed_user : str_user;
+  supports_system_role_ = contains(try_raw(ordered_json::array({system, user})), kSystemNeedle);
+
+  // Tool-call arguments: rendered when given as a JSON string, or only as an object? Probed as
+  // llama.cpp's minja does (same messages, same needles), so the same templates get objects.
+  auto with_content = [&](const ordered_json& content) {
+    // Two assistant turns: some templates treat the last message differently.
+    const ordered_json assistant = {{"role", "assistant"}, {"content", content}};
+    return try_raw(ordered_json::array({user, assistant, user, assistant}));
+  };
+  const bool requires_non_null_content =
+      contains(with_content(""), kUserNeedle) && !contains(with_content(nullptr), kUserNeedle);
+  const ordered_json args = {{"argument_needle", "print('Hello, World!')"}};
+  auto tool_call_render = [&](const ordered_json& arguments) {
+    const ordered_json call = {{"id", "call_1___"}, {"type", "function"},
+                               {"function", {{"arguments", arguments}, {"name", "ipython"}}}};
+    const ordered_json calls_msg = {{"role", "assistant"},
+                                    {"content", requires_non_null_content ? ordered_json("") : ordered_json(nullptr)},
+                                    {"tool_calls", ordered_json::array({call})}};
+    const std::string out = try_raw(ordered_json::array({user, calls_msg}));
+    // A string argument double-escaped by tojson (\"argument_needle\") matches none of these.
+    return contains(out, "<parameter=argument_needle>") || contains(out, "\"argument_needle\"") ||
+           contains(out, "'argument_needle':") || contains(out, ">argument_needle<");
+  };
+  const bool renders_string_arguments = tool_call_render(args.dump());
+  const bool renders_object_arguments = tool_call_render(args);
+  requires_object_arguments_ = !renders_string_arguments && renders_object_arguments;
 }
 
 Result<std::string> ChatTemplate::render_raw(const ordered_json& messages, const ChatRenderOptions& o,
@@ -192,7 +217,7 @@ Result<std::string> ChatTemplate::render_raw(const ordered_json& messages, const
 
 Result<std::string> ChatTemplate::render(const ordered_json& messages, const ChatRenderOptions& o) const {
   if (!messages.is_array()) return error("chat messages must be a JSON array, got {}", messages.type_name());
-  bool has_string_content = false;
+  bool has_string_content = false, has_tool_calls = false;
   for (size_t i = 0; i < messages.size(); ++i) {
     const auto& m = messages[i];
     if (!m.is_object()) return error("messages[{}]: expected an object, got {}", i, m.type_name());
@@ -200,10 +225,13 @@ Result<std::string> ChatTemplate::render(const ordered_json& messages, const Cha
     if (role == m.end() || !role->is_string()) return error("messages[{}]: missing string field 'role'", i);
     const auto content = m.find("content");
     has_string_content = has_string_content || (content != m.end() && content->is_string());
+    const auto calls = m.find("tool_calls");
+    has_tool_calls = has_tool_calls || (calls != m.end() && !calls->is_null());
   }
   const bool polyfill_system = o.polyfill_system_role && !supports_system_role_;
   const bool polyfill_typed = requires_typed_content_ && has_string_content;
-  if (!polyfill_system && !polyfill_typed) return render_raw(messages, o, jinja::RenderOptions{});
+  const bool polyfill_arguments = o.polyfill_object_arguments && requires_object_arguments_ && has_tool_calls;
+  if (!polyfill_system && !polyfill_typed && !polyfill_arguments) return render_raw(messages, o, jinja::RenderOptions{});
 
   ordered_json actual = ordered_json::array();
   auto add = [&](ordered_json m) {
@@ -215,6 +243,17 @@ Result<std::string> ChatTemplate::render(const ordered_json& messages, const Cha
   };
   std::string pending;  // system text waiting for the next user message
   for (ordered_json m : messages) {
+    if (polyfill_arguments && m.contains("tool_calls") && m["tool_calls"].is_array()) {
+      for (auto& call : m["tool_calls"]) {
+        // value("type", "") would throw on a non-string type: user input must not.
+        const auto type = call.is_object() ? call.find("type") : call.end();
+        if (type == call.end() || *type != "function" || !call.contains("function")) continue;
+        auto& function = call["function"];
+        if (!function.is_object() || !function.contains("arguments") || !function["arguments"].is_string()) continue;
+        ordered_json parsed = ordered_json::parse(function["arguments"].get<std::string>(), nullptr, false);
+        if (!parsed.is_discarded()) function["arguments"] = std::move(parsed);  // unparseable: left as given
+      }
+    }
     const auto content = m.find("content");
     if (polyfill_system && content != m.end() && content->is_string()) {
       const std::string role = m["role"].get<std::string>();

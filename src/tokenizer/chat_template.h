@@ -2,13 +2,17 @@
 // Chat templates: a model's `tokenizer.chat_template` (Jinja) applied to a conversation, or one
 // of the named built-in formats (the models' official templates, rendered by the same engine).
 //
-// Rendering follows Hugging Face transformers (see jinja/template.h) with the two adjustments
+// Rendering follows Hugging Face transformers (see jinja/template.h) with the adjustments
 // llama.cpp makes when it serves a template (its --jinja mode), so prompts match llama.cpp's:
 //  - a template that cannot show a system message (it raises, or drops it) gets the system text
-//    merged into the next user message ("system\nuser"); detected once, when the template loads;
+//    merged into the next user message ("system\nuser");
+//  - a template that only renders tool-call arguments given as a JSON object (Llama 3.x) gets
+//    OpenAI-style string arguments parsed into objects;
+//  - a template that only reads typed content parts gets string content as [{"type": "text"}];
 //  - a leading BOS and a trailing EOS are removed from the text, because the tokenizer adds BOS
 //    itself and a prompt must not end the turn it asks the model to continue.
-// Both can be turned off (ChatRenderOptions) for transformers-exact text.
+// What a template needs is probed once, when it loads. Each adjustment can be turned off
+// (ChatRenderOptions) for transformers-exact text.
 //
 // Variables the template sees: messages, add_generation_prompt, bos_token, eos_token, tools (only
 // when given), the globals raise_exception() and strftime_now(), and any extra_context entries.
@@ -40,6 +44,7 @@ struct ChatRenderOptions {
   nlohmann::ordered_json tools;          // JSON array of tool definitions; null: `tools` is undefined
   nlohmann::ordered_json extra_context;  // JSON object of more variables (enable_thinking, ...)
   bool polyfill_system_role = true;      // merge system text into the next user turn when needed
+  bool polyfill_object_arguments = true; // parse string tool-call arguments when the template needs objects
   bool strip_bos_eos = true;             // remove a leading bos_token and a trailing eos_token
   std::optional<std::chrono::system_clock::time_point> now;  // for strftime_now(); default: clock
 };
@@ -66,6 +71,8 @@ class ChatTemplate {
   bool supports_system_role() const { return supports_system_role_; }
   // Whether it only shows content given as [{"type": "text", "text": ...}] parts (probed at load).
   bool requires_typed_content() const { return requires_typed_content_; }
+  // Whether it renders tool-call arguments only when they are a JSON object (probed at load).
+  bool requires_object_arguments() const { return requires_object_arguments_; }
 
  private:
   ChatTemplate(std::string source, jinja::Template tmpl) : source_(std::move(source)), tmpl_(std::move(tmpl)) {}
@@ -79,6 +86,7 @@ class ChatTemplate {
   jinja::Template tmpl_;
   bool supports_system_role_ = true;
   bool requires_typed_content_ = false;
+  bool requires_object_arguments_ = false;
 };
 
 // chatml, llama3, llama2, mistral, gemma, phi3, deepseek-coder.

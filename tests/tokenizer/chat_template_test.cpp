@@ -85,6 +85,13 @@ TEST(ChatTemplate, RealTemplatesMatchReferenceRules) {
   for (const auto& c : doc["chat"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const ChatTemplate t = load(template_file(c["file"].get<std::string>()));
+    if (c.contains("capabilities")) {
+      const auto& caps = c["capabilities"];
+      EXPECT_EQ(t.supports_system_role(), caps["supports_system_role"].get<bool>());
+      EXPECT_EQ(t.requires_typed_content(), caps["requires_typed_content"].get<bool>());
+      EXPECT_EQ(t.requires_object_arguments(), caps["requires_object_arguments"].get<bool>());
+      continue;
+    }
     ChatRenderOptions o = opts(c["bos_token"].get<std::string>(), c["eos_token"].get<std::string>(),
                                c["add_generation_prompt"].get<bool>());
     if (c.contains("tools")) o.tools = c["tools"];
@@ -107,6 +114,33 @@ TEST(ChatTemplate, CapabilitiesAreProbedAtLoad) {
   const ChatTemplate typed = load("{% for m in messages %}{{ m.role }}:{% for p in m.content %}{{ p.text }}{% endfor %};{% endfor %}");
   EXPECT_TRUE(typed.requires_typed_content());
   EXPECT_FALSE(load(template_file("qwen3.jinja")).requires_typed_content());
+  EXPECT_TRUE(load(template_file("llama-3.3.jinja")).requires_object_arguments());
+  EXPECT_FALSE(load(template_file("qwen3.jinja")).requires_object_arguments());
+}
+
+// OpenAI clients send tool-call arguments as a JSON string; Llama 3.x renders them with tojson,
+// so they are parsed to an object first (as llama.cpp does), unless that is switched off.
+TEST(ChatTemplate, ObjectArgumentsPolyfill) {
+  const ChatTemplate t = load(template_file("llama-3.3.jinja"));
+  const ordered_json msgs = ordered_json::parse(R"([{"role": "user", "content": "weather?"},
+    {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]}])");
+  auto out = t.render(msgs, opts("", "", false));
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_NE(out->find(R"({"name": "get_weather", "parameters": {"city": "Oslo"}})"), std::string::npos) << *out;
+  ChatRenderOptions exact = opts("", "", false);
+  exact.polyfill_object_arguments = false;
+  auto raw = t.render(msgs, exact);
+  ASSERT_TRUE(raw.ok()) << raw.error().message;
+  EXPECT_NE(raw->find(R"("parameters": "{\"city\": \"Oslo\"}"})"), std::string::npos) << *raw;
+
+  // Calls the polyfill cannot use are passed on as given, never an exception: a non-string type,
+  // a call that is not an object, arguments that are not JSON.
+  const ordered_json odd = ordered_json::parse(R"([{"role": "user", "content": "x"},
+    {"role": "assistant", "tool_calls": [{"type": 5, "function": {"name": "a", "arguments": "{}"}}, 7,
+      {"type": "function", "function": {"name": "b", "arguments": "not json"}}]}])");
+  auto odd_out = t.render(odd, opts("", "", false));
+  if (!odd_out.ok()) EXPECT_FALSE(odd_out.error().message.empty());
+  else EXPECT_NE(odd_out->find("not json"), std::string::npos) << *odd_out;
 }
 
 TEST(ChatTemplate, TypedContentPolyfill) {

@@ -116,6 +116,9 @@ TOOL_CONV = [
     {"role": "assistant", "content": "It is 21°C and clear in Paris."},
     {"role": "user", "content": "Thanks! Now find `parse_args` — and say \"done\"."},
 ]
+# The same conversation as an OpenAI client sends it: tool-call arguments as a JSON string.
+TOOL_CONV_STR = json.loads(json.dumps(TOOL_CONV))
+TOOL_CONV_STR[2]["tool_calls"][0]["function"]["arguments"] = json.dumps({"city": "Paris", "unit": "celsius"})
 THINK_CONV = [
     {"role": "user", "content": "2+2?"},
     {"role": "assistant", "content": "<think>\nsimple math\n</think>\n\n4"},
@@ -432,10 +435,8 @@ def try_raw(src, messages):
         return ""
 
 
-def chat_apply(src, messages, add_generation_prompt, bos, eos, tools=None):
-    """What ChatTemplate::render produces (llama.cpp's --jinja behaviour): a template that cannot
-    show a system message gets it merged into the next user message, and the leading BOS and
-    trailing EOS are removed because the tokenizer adds them itself."""
+def capabilities(src):
+    """What llama.cpp's minja probes when it loads a template (ChatTemplate::probe_capabilities)."""
     str_user = {"role": "user", "content": USER_NEEDLE}
     typed_user = {"role": "user", "content": [{"type": "text", "text": USER_NEEDLE}]}
     typed = USER_NEEDLE not in try_raw(src, [str_user]) and USER_NEEDLE in try_raw(src, [typed_user])
@@ -443,8 +444,34 @@ def chat_apply(src, messages, add_generation_prompt, bos, eos, tools=None):
     sys_msg = {"role": "system", "content": [{"type": "text", "text": SYS_NEEDLE}] if typed else SYS_NEEDLE}
     supports_system = SYS_NEEDLE in try_raw(src, [sys_msg, user])
 
+    def with_content(c):
+        a = {"role": "assistant", "content": c}
+        return try_raw(src, [user, a, user, a])
+
+    non_null = USER_NEEDLE in with_content("") and USER_NEEDLE not in with_content(None)
+    args = {"argument_needle": "print('Hello, World!')"}
+
+    def renders(arguments):
+        call = {"id": "call_1___", "type": "function", "function": {"arguments": arguments, "name": "ipython"}}
+        msg = {"role": "assistant", "content": "" if non_null else None, "tool_calls": [call]}
+        out = try_raw(src, [user, msg])
+        return ("<parameter=argument_needle>" in out or '"argument_needle"' in out or "'argument_needle':" in out
+                or ">argument_needle<" in out)
+
+    object_arguments = not renders(json.dumps(args, separators=(",", ":"))) and renders(args)
+    return typed, supports_system, object_arguments
+
+
+def chat_apply(src, messages, add_generation_prompt, bos, eos, tools=None):
+    """What ChatTemplate::render produces (llama.cpp's --jinja behaviour): a template that cannot
+    show a system message gets it merged into the next user message, string tool-call arguments
+    become objects for templates that only render objects, typed-content templates get typed
+    parts, and the leading BOS and trailing EOS are removed because the tokenizer adds them."""
+    typed, supports_system, object_arguments = capabilities(src)
     has_string_content = any(isinstance(m.get("content"), str) for m in messages)
-    if not supports_system or (typed and has_string_content):
+    has_tool_calls = any(m.get("tool_calls") is not None for m in messages)
+    fix_arguments = object_arguments and has_tool_calls
+    if not supports_system or (typed and has_string_content) or fix_arguments:
         actual = []
         pending = ""
 
@@ -455,7 +482,16 @@ def chat_apply(src, messages, add_generation_prompt, bos, eos, tools=None):
                 actual.append(msg)
 
         for m in messages:
-            m = dict(m)
+            m = json.loads(json.dumps(m))
+            if fix_arguments and isinstance(m.get("tool_calls"), list):
+                for call in m["tool_calls"]:
+                    if isinstance(call, dict) and call.get("type") == "function" and isinstance(call.get("function"), dict):
+                        a = call["function"].get("arguments")
+                        if isinstance(a, str):
+                            try:
+                                call["function"]["arguments"] = json.loads(a)
+                            except ValueError:
+                                pass
             if not supports_system and isinstance(m.get("content"), str):
                 if m["role"] == "system":
                     pending = pending + "\n" + m["content"] if pending else m["content"]
@@ -486,8 +522,13 @@ def chat_cases(templates):
         ("std-nogen", STD, False, "<s>", "</s>", None),
         ("nosys", NO_SYSTEM, True, "<s>", "</s>", None),
         ("tools", TOOL_CONV, True, "", "", TOOLS),
+        ("tools-openai-args", TOOL_CONV_STR, True, "", "", TOOLS),
     ]
     for fname, src in templates.items():
+        typed, supports_system, object_arguments = capabilities(src)
+        out.append({"name": f"{fname}:capabilities", "file": fname, "capabilities": {
+            "requires_typed_content": typed, "supports_system_role": supports_system,
+            "requires_object_arguments": object_arguments}})
         for sname, msgs, gen, bos, eos, tools in scenarios:
             case = {"name": f"{fname}:{sname}", "file": fname, "messages": msgs, "add_generation_prompt": gen,
                     "bos_token": bos, "eos_token": eos}
