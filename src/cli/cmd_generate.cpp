@@ -2,7 +2,16 @@
 //  [--seed S] [--repeat-penalty R] [--logprobs K] [--ctx N] [--threads T] [--json]`
 // Streams the completion (not the prompt) to stdout and timings to stderr; --json prints one object
 // with the prompt and completion ids, the text, per-step log-probabilities and timings instead.
+// The prompt is one of:
+//   -p TEXT                          the text as given (BOS added, special-token text parsed);
+//   --chat MSG [--system S]          one user turn rendered with the model's chat template (or
+//                                    --chat-template NAME / --chat-template-file F), ready for the
+//                                    assistant's answer;
+//   --infill-prefix P --infill-suffix S [--fim-order spm]
+//                                    a fill-in-the-middle prompt from the model's FIM tokens.
+// Generation stops at the model's end-of-generation tokens (EOS, EOT, <|im_end|>, ...).
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -16,6 +25,8 @@
 #include "model/session.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
+#include "tokenizer/chat_prompt.h"
+#include "tokenizer/fim.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ag::cli {
@@ -32,6 +43,35 @@ int fail(const std::string& message) {
   return 1;
 }
 
+struct PromptArgs {
+  std::string text;                           // -p
+  std::optional<std::string> chat, system;    // --chat, --system
+  tok::ChatTemplateChoice choice;             // --chat-template, --chat-template-file
+  std::optional<std::string> prefix, suffix;  // --infill-prefix, --infill-suffix
+  std::string fim_order = "psm";
+};
+
+// The prompt's token ids from whichever of -p / --chat / --infill-* was given.
+Result<std::vector<int32_t>> build_prompt(const Model& model, const std::string& model_path,
+                                          const tok::Tokenizer& tokenizer, const PromptArgs& a) {
+  if (a.chat) {
+    AG_TRY(tok::ChatTemplate tmpl, tok::model_chat_template(model.file(), model_path, a.choice));
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (a.system) messages.push_back({{"role", "system"}, {"content", *a.system}});
+    messages.push_back({{"role", "user"}, {"content", *a.chat}});
+    auto text = tmpl.render(messages, tok::model_render_options(tokenizer));
+    if (!text) return error("chat template: {}", text.error().message);
+    return tokenizer.encode(*text, /*add_special=*/true, /*parse_special=*/true);
+  }
+  if (a.prefix || a.suffix) {
+    const auto order = a.fim_order == "spm" ? tok::FimOrder::spm : tok::FimOrder::psm;
+    auto ids = tok::build_infill_prompt(tokenizer, a.prefix.value_or(""), a.suffix.value_or(""), order);
+    if (!ids) return error("{}: fill-in-the-middle: {}", model_path, ids.error().message);
+    return std::move(*ids);
+  }
+  return tokenizer.encode(a.text, /*add_special=*/true, /*parse_special=*/true);
+}
+
 struct Step {
   int32_t id;
   float logprob;
@@ -40,7 +80,8 @@ struct Step {
 
 int run(int argc, char** argv) {
   CLI::App app{"Generate a completion of a prompt", "autoglm generate"};
-  std::string model_path, prompt;
+  std::string model_path;
+  PromptArgs prompt;
   int n_predict = 128, n_ctx = 0, n_threads = 0, n_logprobs = -1, n_batch = 512;
   uint64_t seed = 0;
   bool seed_given = false, json = false;
@@ -51,8 +92,26 @@ int run(int argc, char** argv) {
   sp.top_p = 0.95f;
   sp.min_p = 0.05f;
   app.add_option("-m,--model", model_path, "GGUF model file")->required();
-  app.add_option("-p,--prompt", prompt, "prompt text (special tokens written as text are parsed)")
-      ->required();
+  auto* prompt_opt = app.add_option("-p,--prompt", prompt.text, "prompt text (special tokens written as text are parsed)");
+  auto* chat_opt = app.add_option("--chat", prompt.chat, "a user message, rendered with the model's chat template")
+                       ->excludes(prompt_opt);
+  app.add_option("--system", prompt.system, "with --chat: a system message before it")->needs(chat_opt);
+  auto* builtin_opt = app.add_option("--chat-template", prompt.choice.builtin,
+                                     "with --chat: a built-in template (chatml, llama3, llama2, mistral, gemma, "
+                                     "phi3, deepseek-coder) instead of the model's")
+                          ->needs(chat_opt);
+  app.add_option("--chat-template-file", prompt.choice.path, "with --chat: a Jinja template file instead of the model's")
+      ->needs(chat_opt)
+      ->excludes(builtin_opt);
+  auto* prefix_opt = app.add_option("--infill-prefix", prompt.prefix, "fill in the middle: the code before the gap")
+                         ->excludes(prompt_opt)
+                         ->excludes(chat_opt);
+  auto* suffix_opt = app.add_option("--infill-suffix", prompt.suffix, "fill in the middle: the code after the gap")
+                         ->excludes(prompt_opt)
+                         ->excludes(chat_opt);
+  app.add_option("--fim-order", prompt.fim_order,
+                 "psm: <prefix> P <suffix> S <middle> (default); spm: <prefix> <suffix> S <middle> P")
+      ->check(CLI::IsMember({"psm", "spm"}));
   app.add_option("-n,--n-predict", n_predict, "tokens to generate at most")
       ->check(CLI::Range(0, 1 << 24));
   app.add_option("--temp", sp.temperature, "temperature; 0 = greedy")->check(CLI::Range(0.0, 100.0));
@@ -84,6 +143,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (prompt_opt->count() == 0 && chat_opt->count() == 0 && prefix_opt->count() == 0 && suffix_opt->count() == 0)
+    return fail("give a prompt: -p TEXT, --chat MESSAGE, or --infill-prefix/--infill-suffix");
   if (n_threads == 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (!seed_given) seed = std::random_device{}();
   sp.seed = seed;
@@ -98,7 +159,9 @@ int run(int argc, char** argv) {
   const HParams& hp = (*model)->hparams();
   if (n_ctx == 0) n_ctx = std::min(hp.n_ctx_train, 4096);
 
-  const std::vector<int32_t> prompt_tokens = tokenizer->encode(prompt, true, true);
+  auto built = build_prompt(**model, model_path, *tokenizer, prompt);
+  if (!built) return fail(built.error().message);
+  const std::vector<int32_t> prompt_tokens = std::move(*built);
   if (prompt_tokens.empty()) return fail("the prompt is empty (no tokens, and the model adds no BOS)");
   if (static_cast<int64_t>(prompt_tokens.size()) >= n_ctx)
     return fail(fmt::format("the prompt has {} tokens but the context is {} (--ctx)",

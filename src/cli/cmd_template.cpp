@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "tokenizer/chat_template.h"
+#include "tokenizer/chat_prompt.h"
 
 namespace ag::cli {
 namespace {
@@ -79,31 +79,10 @@ int run_template(int argc, char** argv) {
 
   auto input = read_json(messages_path);
   if (!input.ok()) return fail(input.error().message);
-  tok::ChatRenderOptions options;
-  ordered_json messages;
-  if (input->is_array()) {
-    messages = std::move(input).value();
-  } else if (input->is_object()) {
-    for (auto& [key, value] : input->items()) {
-      if (key == "messages") {
-        messages = value;
-      } else if (key == "tools") {
-        options.tools = value;
-      } else if (key == "add_generation_prompt" && value.is_boolean()) {
-        options.add_generation_prompt = value.get<bool>();
-      } else if (key == "bos_token" && value.is_string()) {
-        options.bos_token = value.get<std::string>();
-      } else if (key == "eos_token" && value.is_string()) {
-        options.eos_token = value.get<std::string>();
-      } else {
-        if (options.extra_context.is_null()) options.extra_context = ordered_json::object();
-        options.extra_context[key] = value;
-      }
-    }
-    if (messages.is_null()) return fail(messages_path + ": the object has no \"messages\" list");
-  } else {
-    return fail(messages_path + ": expected a list of messages or an object with \"messages\"");
-  }
+  auto conversation = tok::parse_chat_input(*input, messages_path);
+  if (!conversation.ok()) return fail(conversation.error().message);
+  const ordered_json& messages = conversation->messages;
+  tok::ChatRenderOptions& options = conversation->options;
   if (!tools_path.empty()) {
     auto tools = read_json(tools_path);
     if (!tools.ok()) return fail(tools.error().message);

@@ -1,6 +1,9 @@
 // `autoglm tokenize -m FILE [--add-special] [--parse-special] [--detokenize] (TEXT | --file F)`:
 // token ids of a text with the model's own tokenizer (GGUF tokenizer.ggml.* metadata), or the
 // text of ids. `--bench` measures tokenization speed on the input, `--info` prints the vocabulary.
+// `--chat M.json [--chat-template NAME | --chat-template-file F] [--text-only | --json]` renders a
+// conversation with the model's chat template and prints the prompt and its ids, tokenized as the
+// server does (BOS added, special-token text parsed).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -11,9 +14,11 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "gguf/gguf.h"
+#include "tokenizer/chat_prompt.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ag::cli {
@@ -77,6 +82,51 @@ void print_info(const tok::Tokenizer& t) {
   for (const int32_t id : t.eog_ids()) show("eog", id);
 }
 
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) line += ' ';
+    line += std::to_string(ids[i]);
+  }
+  return line;
+}
+
+struct ChatArgs {
+  std::string path;  // --chat
+  tok::ChatTemplateChoice choice;
+  bool text_only = false, json = false, no_generation_prompt = false;
+};
+
+// --chat: the conversation rendered with the model's template (bos/eos text from its tokenizer,
+// overridable in the file), then tokenized as a prompt.
+int run_chat(const gguf::File& file, const std::string& model_path, const tok::Tokenizer& tokenizer,
+             const ChatArgs& args) {
+  const auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "autoglm tokenize: %s\n", message.c_str());
+    return 1;
+  };
+  auto text = read_file(args.path);
+  if (!text) return fail(text.error().message);
+  const auto doc = nlohmann::ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return fail(args.path + ": not valid JSON");
+  auto input = tok::parse_chat_input(doc, args.path, tok::model_render_options(tokenizer));
+  if (!input) return fail(input.error().message);
+  if (args.no_generation_prompt) input->options.add_generation_prompt = false;
+  auto tmpl = tok::model_chat_template(file, model_path, args.choice);
+  if (!tmpl) return fail(tmpl.error().message);
+  auto prompt = tmpl->render(input->messages, input->options);
+  if (!prompt) return fail(args.path + ": " + prompt.error().message);
+  const std::vector<int32_t> ids = tokenizer.encode(*prompt, /*add_special=*/true, /*parse_special=*/true);
+  if (args.json) {
+    const nlohmann::ordered_json out = {{"prompt", *prompt}, {"ids", ids}};
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+  } else {
+    std::fwrite(prompt->data(), 1, prompt->size(), stdout);
+    if (!args.text_only) std::printf("\n%s\n", join_ids(ids).c_str());
+  }
+  return std::fflush(stdout) == 0 ? 0 : fail("writing to stdout failed");
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"Tokenize text (or detokenize ids) with a model's tokenizer", "autoglm tokenize"};
   std::string model_path, file_path, text;
@@ -92,6 +142,25 @@ int run(int argc, char** argv) {
   app.add_flag("--detokenize", detokenize, "input is token ids; print their text");
   app.add_flag("--bench", bench, "time tokenization of the input (one thread) and print MB/s");
   app.add_flag("--info", info, "print the vocabulary's type, special tokens and EOG set");
+  ChatArgs chat;
+  auto* chat_opt = app.add_option("--chat", chat.path,
+                                  "render a conversation (JSON: a list of {role, content} messages, or an "
+                                  "object with \"messages\") with the chat template; print the prompt and its ids");
+  auto* builtin_opt = app.add_option("--chat-template", chat.choice.builtin,
+                                     "with --chat: a built-in template (chatml, llama3, llama2, mistral, gemma, "
+                                     "phi3, deepseek-coder) instead of the model's")
+                          ->needs(chat_opt);
+  app.add_option("--chat-template-file", chat.choice.path, "with --chat: a Jinja template file instead of the model's")
+      ->needs(chat_opt)
+      ->excludes(builtin_opt);
+  auto* text_only_opt =
+      app.add_flag("--text-only", chat.text_only, "with --chat: print the prompt only, exactly")->needs(chat_opt);
+  app.add_flag("--json", chat.json, "with --chat: print {\"prompt\": ..., \"ids\": [...]}")
+      ->needs(chat_opt)
+      ->excludes(text_only_opt);
+  app.add_flag("--no-generation-prompt", chat.no_generation_prompt,
+               "with --chat: render without add_generation_prompt")
+      ->needs(chat_opt);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +176,14 @@ int run(int argc, char** argv) {
   if (!tokenizer) {
     std::fprintf(stderr, "autoglm tokenize: %s\n", tokenizer.error().message.c_str());
     return 1;
+  }
+  if (!chat.path.empty()) {
+    if (!text.empty() || !file_path.empty() || detokenize || bench) {
+      std::fprintf(stderr, "autoglm tokenize: --chat takes no TEXT, --file, --detokenize or --bench\n");
+      return 1;
+    }
+    if (info) print_info(*tokenizer);
+    return run_chat(*file, model_path, *tokenizer, chat);
   }
   if (info) {
     print_info(*tokenizer);
@@ -174,12 +251,7 @@ int run(int argc, char** argv) {
   }
 
   const std::vector<int32_t> ids = tokenizer->encode(text, add_special, parse_special);
-  std::string line;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) line += ' ';
-    line += std::to_string(ids[i]);
-  }
-  std::printf("%s\n", line.c_str());
+  std::printf("%s\n", join_ids(ids).c_str());
   return 0;
 }
 
