@@ -16,8 +16,9 @@ constexpr int kSpinIterations = 1 << 14;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+  next_share_.store(n_threads_, std::memory_order_relaxed);  // nothing to claim before a job
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -32,25 +33,37 @@ void ThreadPool::run_erased(JobFn fn, void* ctx) {
     fn(ctx, 0, 1);
     return;
   }
-  job_fn_ = fn;
-  job_ctx_ = ctx;
-  n_pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);  // publishes job_fn_/job_ctx_
+  // Publish the job. A worker still looking at the previous job can only take part in this one by
+  // claiming a share through next_share_, whose release store below orders the fields before it.
+  job_fn_.store(fn, std::memory_order_relaxed);
+  job_ctx_.store(ctx, std::memory_order_relaxed);
+  n_done_.store(0, std::memory_order_relaxed);
+  next_share_.store(1, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   fn(ctx, 0, n_threads_);
-  // Wait for the others: spin first (they usually finish within microseconds), then sleep.
+  int done = 1;
+  // Shares no worker has claimed yet run here.
+  for (int ith = next_share_.fetch_add(1, std::memory_order_acq_rel); ith < n_threads_;
+       ith = next_share_.fetch_add(1, std::memory_order_acq_rel)) {
+    fn(ctx, ith, n_threads_);
+    ++done;
+  }
+  // Wait for the shares workers claimed: spin first (they usually finish within microseconds),
+  // then sleep.
+  const int claimed_by_workers = n_threads_ - done;
   for (int spin = 0;; ++spin) {
-    int pending = n_pending_.load(std::memory_order_acquire);
-    if (pending == 0) break;
+    const int finished = n_done_.load(std::memory_order_acquire);
+    if (finished == claimed_by_workers) break;
     if (spin < kSpinIterations) {
       AG_CPU_RELAX();
     } else {
-      n_pending_.wait(pending, std::memory_order_acquire);
+      n_done_.wait(finished, std::memory_order_acquire);
     }
   }
 }
 
-void ThreadPool::worker_loop(int ith) {
+void ThreadPool::worker_loop() {
   uint32_t seen = 0;
   for (;;) {
     uint32_t gen;
@@ -65,8 +78,17 @@ void ThreadPool::worker_loop(int ith) {
     }
     seen = gen;
     if (stop_.load(std::memory_order_acquire)) return;
-    job_fn_(job_ctx_, ith, n_threads_);
-    if (n_pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) n_pending_.notify_one();
+    // Claim shares until none is left. A share claimed here belongs to the job published last
+    // (the caller resets next_share_ only after every claimed share of the previous job is done),
+    // so fn and ctx are read after the claim.
+    for (;;) {
+      const int ith = next_share_.fetch_add(1, std::memory_order_acq_rel);
+      if (ith >= n_threads_) break;
+      job_fn_.load(std::memory_order_relaxed)(job_ctx_.load(std::memory_order_relaxed), ith,
+                                              n_threads_);
+      n_done_.fetch_add(1, std::memory_order_acq_rel);
+      n_done_.notify_one();
+    }
   }
 }
 

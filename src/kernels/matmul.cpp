@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/cpu_features.h"
 #include "kernels/parallel.h"
 #include "kernels/vec.h"
 #include "tensor/type_traits.h"
+#include "tensor/x86/legacy_avx2.h"
 
 namespace ag::kernels {
 
@@ -29,6 +31,35 @@ struct QuantizedInput {
 float vec_dot_f32_ggml_order(int64_t n, const void* row, const void* act) {
   return vec_kernels().dot_f32(static_cast<int>(n), static_cast<const float*>(row),
                                static_cast<const float*>(act));
+}
+
+// Weight rows x activation rows in one pass over the blocks (see legacy_avx2.h): same results as
+// one vec_dot per output, fewer loads and unpacks. Tile shapes are per type and measured (single
+// thread, Zen 5): with one activation row, interleaving several Q8_0 / Q5_0 weight rows block by
+// block runs at 40-50% of the single-row speed while Q4_0 gains ~15% from 4 rows, so decode takes
+// one row at a time for those two; with several activation rows, 4 x 4 tiles run 1.4-1.6x faster
+// than one output at a time for all three.
+struct DotTile {
+  void (*fn)(int64_t n, const void* w, size_t w_stride, int n_w, const void* a, size_t a_stride,
+             int n_a, float* y, size_t y_stride, int max_rows, int max_cols) = nullptr;
+  int rows_decode = 1;  // weight rows per pass when there is one activation row
+  int rows = 1;         // weight rows per pass otherwise
+  int cols = 1;         // activation rows per pass
+};
+
+DotTile dot_tile_for(DType type) {
+#if defined(AUTOGLM_HAVE_X86_KERNELS)
+  if (cpu_has_avx2_fma()) {
+    switch (type) {
+      case DType::Q4_0: return {legacy_avx2::dot_tile_q4_0, 4, 4, 4};
+      case DType::Q5_0: return {legacy_avx2::dot_tile_q5_0, 1, 4, 4};
+      case DType::Q8_0: return {legacy_avx2::dot_tile_q8_0, 1, 4, 4};
+      default: break;
+    }
+  }
+#endif
+  (void)type;
+  return {};
 }
 
 }  // namespace
@@ -102,9 +133,19 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
       const int64_t hi = std::min(end, job_start + job.w.n_out) - job_start;
       job_start += job.w.n_out;
       if (lo >= hi) continue;
+      const QuantizedInput& in = inputs[input_of_job[j]];
+      if (const DotTile tile = dot_tile_for(job.w.type); tile.fn != nullptr) {
+        const int max_rows = n_rows == 1 ? tile.rows_decode : tile.rows;
+        for (int64_t o0 = lo; o0 < hi; o0 += kRowBlock) {
+          const int64_t o1 = std::min(hi, o0 + kRowBlock);
+          tile.fn(n_in, job.w.data + static_cast<size_t>(o0) * job.w.row_bytes, job.w.row_bytes,
+                  static_cast<int>(o1 - o0), in.data, in.row_bytes, static_cast<int>(n_rows),
+                  job.y + o0, static_cast<size_t>(job.y_stride), max_rows, tile.cols);
+        }
+        continue;
+      }
       const auto vec_dot =
           job.w.type == DType::F32 ? vec_dot_f32_ggml_order : type_traits(job.w.type).vec_dot;
-      const QuantizedInput& in = inputs[input_of_job[j]];
       for (int64_t o0 = lo; o0 < hi; o0 += kRowBlock) {
         const int64_t o1 = std::min(hi, o0 + kRowBlock);
         for (int64_t r = 0; r < n_rows; ++r) {

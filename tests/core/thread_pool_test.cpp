@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 TEST(ThreadPool, EveryThreadRunsEachJobOnce) {
@@ -28,5 +29,39 @@ TEST(ThreadPool, ParallelForCoversRangeExactlyOnce) {
       for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)] += 1;
     });
     for (int v : seen) ASSERT_EQ(v, 1);
+  }
+}
+
+// More threads than cores (this machine has 2): workers are often not scheduled when a job starts,
+// so the caller runs their shares. Every share must still run exactly once per job, and jobs that
+// follow one another must never see a share of the previous one.
+TEST(ThreadPool, OversubscribedSharesRunExactlyOnce) {
+  ag::ThreadPool pool(8);
+  std::vector<std::atomic<int>> hits(8);
+  for (int job = 1; job <= 300; ++job) {
+    std::atomic<int> in_job{0};
+    pool.run([&](int ith, int nth) {
+      ASSERT_EQ(nth, 8);
+      in_job.fetch_add(1);
+      hits[static_cast<size_t>(ith)].fetch_add(1);
+      if (ith % 3 == 1) std::this_thread::yield();  // uneven shares
+    });
+    ASSERT_EQ(in_job.load(), 8);
+    for (auto& h : hits) ASSERT_EQ(h.load(), job);
+  }
+}
+
+TEST(ThreadPool, ParallelForSumsUnderOversubscription) {
+  ag::ThreadPool pool(6);
+  std::vector<int64_t> v(10007);
+  std::iota(v.begin(), v.end(), 0);
+  for (int rep = 0; rep < 100; ++rep) {
+    std::atomic<int64_t> sum{0};
+    pool.parallel_for(static_cast<int64_t>(v.size()), 16, [&](int64_t b, int64_t e) {
+      int64_t s = 0;
+      for (int64_t i = b; i < e; ++i) s += v[static_cast<size_t>(i)];
+      sum.fetch_add(s);
+    });
+    ASSERT_EQ(sum.load(), int64_t{10007} * 10006 / 2);
   }
 }

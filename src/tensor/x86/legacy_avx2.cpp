@@ -4,6 +4,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/half.h"
@@ -326,62 +327,32 @@ AG_AVX2 float vec_dot_bf16(int64_t n, const void* row, const void* act) {
   return sum;
 }
 
-// The quant dots share one loop: per block, the integer products of the two blocks' values
-// (exact, 8 lanes) times d_w * d_a, accumulated with FMA; two blocks per iteration into two
-// accumulators keep two FMA chains in flight. Types with a min add m_w * s_a per block, where
-// s_a = d_a * sum(q_a) is stored in the Q8_1 activation block.
+// Q4_1 and Q5_1 share one loop: per block, the integer products of the two blocks' values (exact,
+// 8 lanes) times d_w * d_a, accumulated with FMA; two blocks per iteration into two accumulators
+// keep two FMA chains in flight. They add m_w * s_a per block, where s_a = d_a * sum(q_a) is
+// stored in the Q8_1 activation block.
 namespace {
-
-struct DotQ4_0 {
-  using W = BlockQ4_0;
-  using A = BlockQ8_0;
-  static constexpr bool kHasMin = false;
-  AG_AVX2 static __m256 products(const W& w, const A& a) {
-    const __m256i qw = _mm256_sub_epi8(unpack_nibbles(w.qs), _mm256_set1_epi8(8));
-    return dot_i8_i8(qw, load_i8x32(a.qs));
-  }
-};
 
 struct DotQ4_1 {
   using W = BlockQ4_1;
   using A = BlockQ8_1;
-  static constexpr bool kHasMin = true;
   AG_AVX2 static __m256 products(const W& w, const A& a) {
     return dot_u8_i8(unpack_nibbles(w.qs), load_i8x32(a.qs));
-  }
-};
-
-struct DotQ5_0 {
-  using W = BlockQ5_0;
-  using A = BlockQ8_0;
-  static constexpr bool kHasMin = false;
-  AG_AVX2 static __m256 products(const W& w, const A& a) {
-    return dot_i8_i8(q5_0_values(w), load_i8x32(a.qs));
   }
 };
 
 struct DotQ5_1 {
   using W = BlockQ5_1;
   using A = BlockQ8_1;
-  static constexpr bool kHasMin = true;
   AG_AVX2 static __m256 products(const W& w, const A& a) {
     return dot_u8_i8(q5_1_values(w), load_i8x32(a.qs));
-  }
-};
-
-struct DotQ8_0 {
-  using W = BlockQ8_0;
-  using A = BlockQ8_0;
-  static constexpr bool kHasMin = false;
-  AG_AVX2 static __m256 products(const W& w, const A& a) {
-    return dot_i8_i8(load_i8x32(w.qs), load_i8x32(a.qs));
   }
 };
 
 template <class K>
 AG_AVX2 inline __m256 dot_block(const typename K::W& w, const typename K::A& a, __m256 acc,
                                 float* mins) {
-  if constexpr (K::kHasMin) *mins += half_to_float(w.m) * half_to_float(a.s);
+  *mins += half_to_float(w.m) * half_to_float(a.s);
   const __m256 d = _mm256_set1_ps(half_to_float(w.d) * half_to_float(a.d));
   return _mm256_fmadd_ps(d, K::products(w, a), acc);
 }
@@ -403,22 +374,177 @@ AG_AVX2 inline float dot_row(int64_t n, const void* row, const void* act) {
   return hsum(_mm256_add_ps(acc0, acc1)) + mins;
 }
 
+// ---------------------------------------------------------------- dot tiles (Q4_0, Q5_0, Q8_0)
+//
+// R weight rows against C activation rows (Q8_0) per pass over the blocks: each weight block is
+// unpacked once for the C activations and each activation block loaded once for the R rows.
+// Every output (r, c) has its own two accumulators and sees exactly this sequence per block b:
+//   isum = the 8 int32 lanes of sum over 4 products (w value * a value), exact
+//   acc[b % 2] = fma(float(d_w) * float(d_a), float(isum), acc[b % 2])
+// and ends as hsum(acc[0] + acc[1]). Nothing depends on R, C or the neighbours, so every tile shape (and
+// vec_dot, the 1 x 1 tile) gives bit-identical results: the batch invariance matmul relies on.
+//
+// Q4_0 and Q5_0 values are used unsigned (nibble, or nibble + 16 * high bit) with maddubs, and the
+// offset (8 or 16) is taken back in integers: isum = madd(maddubs(u, a)) - offset * sum4(a), with
+// sum4(a) computed once per activation block. That is exactly sum((u - offset) * a) per lane,
+// two instructions cheaper per block than moving signs around. Q8_0 weights are signed: the sign
+// of w moves onto a (valid while no value is -128, which the Q8 quantizers never produce).
+
+struct TileQ4_0 {
+  using W = BlockQ4_0;
+  static constexpr int kOffset = 8;
+  AG_AVX2 static __m256i values(const W& w) { return unpack_nibbles(w.qs); }
+};
+
+struct TileQ5_0 {
+  using W = BlockQ5_0;
+  static constexpr int kOffset = 16;
+  AG_AVX2 static __m256i values(const W& w) {
+    const __m256i high = _mm256_and_si256(expand_bits(w.qh), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(unpack_nibbles(w.qs), high);
+  }
+};
+
+struct TileQ8_0 {
+  using W = BlockQ8_0;
+  static constexpr int kOffset = 0;  // signed values
+  AG_AVX2 static __m256i values(const W& w) { return load_i8x32(w.qs); }
+};
+
+// One block of the tile: adds block b's products into acc[r][c].
+template <class K, int R, int C>
+AG_AVX2 inline void dot_tile_block(const typename K::W* const* wr, const BlockQ8_0* const* ac,
+                                   int64_t b, __m256 (&acc)[R][C]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i av[C];
+  __m256i corr[C];
+  __m256 da[C];  // broadcast: the scale product below is one vector multiply per output
+  for (int c = 0; c < C; ++c) {
+    av[c] = load_i8x32(ac[c][b].qs);
+    da[c] = _mm256_set1_ps(half_to_float(ac[c][b].d));
+    if constexpr (K::kOffset != 0) {
+      corr[c] = _mm256_madd_epi16(
+          _mm256_maddubs_epi16(_mm256_set1_epi8(static_cast<char>(K::kOffset)), av[c]), ones);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const auto& wb = wr[r][b];
+    const __m256 dw = _mm256_set1_ps(half_to_float(wb.d));
+    const __m256i v = K::values(wb);
+    if constexpr (K::kOffset != 0) {
+      for (int c = 0; c < C; ++c) {
+        const __m256i isum =
+            _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(v, av[c]), ones), corr[c]);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da[c]), _mm256_cvtepi32_ps(isum), acc[r][c]);
+      }
+    } else {
+      const __m256i abs_w = _mm256_sign_epi8(v, v);
+      for (int c = 0; c < C; ++c) {
+        const __m256i isum =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(av[c], v)), ones);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da[c]), _mm256_cvtepi32_ps(isum), acc[r][c]);
+      }
+    }
+  }
+}
+
+// Two accumulators per output (even and odd blocks) keep two FMA chains in flight even for a
+// 1 x 1 tile, whose single chain would otherwise cap it at one block per FMA latency.
+template <class K, int R, int C>
+AG_AVX2 inline void dot_tile(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* a,
+                             size_t a_stride, float* y, size_t y_stride) {
+  using W = typename K::W;
+  const int64_t nb = n / 32;
+  __m256 even[R][C], odd[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) even[r][c] = odd[r][c] = _mm256_setzero_ps();
+  const W* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = reinterpret_cast<const W*>(w + static_cast<size_t>(r) * w_stride);
+  const BlockQ8_0* ac[C];
+  for (int c = 0; c < C; ++c)
+    ac[c] = reinterpret_cast<const BlockQ8_0*>(a + static_cast<size_t>(c) * a_stride);
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    dot_tile_block<K, R, C>(wr, ac, b, even);
+    dot_tile_block<K, R, C>(wr, ac, b + 1, odd);
+  }
+  if (b < nb) dot_tile_block<K, R, C>(wr, ac, b, even);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c)
+      y[static_cast<size_t>(c) * y_stride + static_cast<size_t>(r)] =
+          hsum(_mm256_add_ps(even[r][c], odd[r][c]));
+}
+
+// Runtime (n_w, n_a) -> the instantiation; larger requests are cut into tiles of at most
+// max_rows x max_cols (both in 1..4).
+template <class K>
+AG_AVX2 void dot_tiles(int64_t n, const void* w_in, size_t w_stride, int n_w, const void* a_in,
+                       size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                       int max_cols) {
+  const auto* w = static_cast<const uint8_t*>(w_in);
+  const auto* a = static_cast<const uint8_t*>(a_in);
+  using Fn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, size_t);
+  static constexpr Fn kTable[4][4] = {
+      {dot_tile<K, 1, 1>, dot_tile<K, 1, 2>, dot_tile<K, 1, 3>, dot_tile<K, 1, 4>},
+      {dot_tile<K, 2, 1>, dot_tile<K, 2, 2>, dot_tile<K, 2, 3>, dot_tile<K, 2, 4>},
+      {dot_tile<K, 3, 1>, dot_tile<K, 3, 2>, dot_tile<K, 3, 3>, dot_tile<K, 3, 4>},
+      {dot_tile<K, 4, 1>, dot_tile<K, 4, 2>, dot_tile<K, 4, 3>, dot_tile<K, 4, 4>},
+  };
+  max_rows = std::clamp(max_rows, 1, 4);
+  max_cols = std::clamp(max_cols, 1, 4);
+  for (int c0 = 0; c0 < n_a; c0 += max_cols) {
+    const int nc = std::min(max_cols, n_a - c0);
+    for (int r0 = 0; r0 < n_w; r0 += max_rows) {
+      const int nr = std::min(max_rows, n_w - r0);
+      kTable[nr - 1][nc - 1](n, w + static_cast<size_t>(r0) * w_stride, w_stride,
+                             a + static_cast<size_t>(c0) * a_stride, a_stride,
+                             y + static_cast<size_t>(c0) * y_stride + static_cast<size_t>(r0),
+                             y_stride);
+    }
+  }
+}
+
 }  // namespace
 
 AG_AVX2 float vec_dot_q4_0(int64_t n, const void* row, const void* act) {
-  return dot_row<DotQ4_0>(n, row, act);
+  float y;
+  dot_tile<TileQ4_0, 1, 1>(n, static_cast<const uint8_t*>(row), 0,
+                           static_cast<const uint8_t*>(act), 0, &y, 0);
+  return y;
 }
 AG_AVX2 float vec_dot_q4_1(int64_t n, const void* row, const void* act) {
   return dot_row<DotQ4_1>(n, row, act);
 }
 AG_AVX2 float vec_dot_q5_0(int64_t n, const void* row, const void* act) {
-  return dot_row<DotQ5_0>(n, row, act);
+  float y;
+  dot_tile<TileQ5_0, 1, 1>(n, static_cast<const uint8_t*>(row), 0,
+                           static_cast<const uint8_t*>(act), 0, &y, 0);
+  return y;
 }
 AG_AVX2 float vec_dot_q5_1(int64_t n, const void* row, const void* act) {
   return dot_row<DotQ5_1>(n, row, act);
 }
 AG_AVX2 float vec_dot_q8_0(int64_t n, const void* row, const void* act) {
-  return dot_row<DotQ8_0>(n, row, act);
+  float y;
+  dot_tile<TileQ8_0, 1, 1>(n, static_cast<const uint8_t*>(row), 0,
+                           static_cast<const uint8_t*>(act), 0, &y, 0);
+  return y;
+}
+
+AG_AVX2 void dot_tile_q4_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
+                           size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                           int max_cols) {
+  dot_tiles<TileQ4_0>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows, max_cols);
+}
+AG_AVX2 void dot_tile_q5_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
+                           size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                           int max_cols) {
+  dot_tiles<TileQ5_0>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows, max_cols);
+}
+AG_AVX2 void dot_tile_q8_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
+                           size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                           int max_cols) {
+  dot_tiles<TileQ8_0>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows, max_cols);
 }
 
 }  // namespace ag::legacy_avx2

@@ -6,9 +6,11 @@
 // - from_float is byte-identical to the reference for every non-NaN input (F16 NaNs keep F16C's
 //   payload; Q8_0/Q8_1 agree even on NaN and inf);
 // - vec_dot sums the same integer block products, but accumulates the scaled block sums in eight
-//   float lanes with FMA, so it differs from the reference by float rounding only.
+//   float lanes with FMA, so it differs from the reference by float rounding only;
+// - the dot tiles give exactly the vec_dot result for every output.
 // Only call these when cpu_has_avx2_fma() is true. Compiled per function with
 // __attribute__((target)), so the rest of the binary keeps the baseline ISA.
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,6 +40,18 @@ float vec_dot_q4_1(int64_t n, const void* row, const void* act);
 float vec_dot_q5_0(int64_t n, const void* row, const void* act);
 float vec_dot_q5_1(int64_t n, const void* row, const void* act);
 float vec_dot_q8_0(int64_t n, const void* row, const void* act);
+
+// Dot tiles of the Q8_0-activation types: y[c * y_stride + r] = vec_dot(n, w + r * w_stride,
+// a + c * a_stride) for r < n_w, c < n_a, bit-identical to the vec_dot above whatever n_w and
+// n_a (each output has its own accumulators and the same per-block arithmetic). Each pass over the
+// blocks covers up to max_rows x max_cols outputs (each in 1..4), so weight blocks are unpacked
+// once per max_cols activation rows and activation blocks loaded once per max_rows weight rows.
+void dot_tile_q4_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
+                   size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows, int max_cols);
+void dot_tile_q5_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
+                   size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows, int max_cols);
+void dot_tile_q8_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
+                   size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows, int max_cols);
 
 }  // namespace ag::legacy_avx2
 
