@@ -70,12 +70,6 @@ AG_AVX2 inline __m256 dot_u8_i8(__m256i u, __m256i s) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-// Signed times signed: move x's sign onto y so the unsigned-by-signed multiply applies. Valid
-// while y != -128, which the Q8 quantizers never produce.
-AG_AVX2 inline __m256 dot_i8_i8(__m256i x, __m256i y) {
-  return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
 // The fifth bits of a Q5 block as 0x10 bytes, or (for Q5_0) as the -16 offset folded in:
 // nibble | 0xF0 is nibble - 16 in two's complement.
 AG_AVX2 inline __m256i q5_0_values(const BlockQ5_0& b) {
