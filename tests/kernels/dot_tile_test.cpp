@@ -88,6 +88,30 @@ TEST(DotTile, EveryShapeMatchesVecDotBitForBit) {
     }
   }
 }
+
+// vpdpbusd and maddubs + madd give the same int32 lanes, so the two instruction sets agree bit for
+// bit (this machine has AVX-VNNI; elsewhere only the AVX2 path exists and there is nothing to compare).
+TEST(DotTile, VnniMatchesAvx2BitForBit) {
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "no AVX2+FMA";
+  if (!legacy_avx2::dot_tiles_use_vnni()) GTEST_SKIP() << "no AVX-VNNI";
+  const int64_t n_in = 4864;  // 152 blocks, like ffn_down
+  const int n_w = 13, n_a = 6;
+  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
+    SCOPED_TRACE(dtype_name(type));
+    const auto w = quantized_weights(type, n_w, n_in, 31);
+    const auto a = quantized_activations(n_a, n_in, 32);
+    const size_t wb = row_bytes(type, n_in), ab = row_bytes(DType::Q8_0, n_in);
+    for (const auto& [mr, mc] : std::vector<std::pair<int, int>>{{1, 1}, {4, 4}, {3, 2}}) {
+      std::vector<float> y_avx2(static_cast<size_t>(n_w * n_a)), y_vnni(y_avx2.size());
+      legacy_avx2::dot_tile_isa(type, false, n_in, w.data(), wb, n_w, a.data(), ab, n_a,
+                                y_avx2.data(), n_w, mr, mc);
+      legacy_avx2::dot_tile_isa(type, true, n_in, w.data(), wb, n_w, a.data(), ab, n_a,
+                                y_vnni.data(), n_w, mr, mc);
+      ASSERT_EQ(std::memcmp(y_avx2.data(), y_vnni.data(), sizeof(float) * y_avx2.size()), 0)
+          << mr << "x" << mc;
+    }
+  }
+}
 #endif
 
 // A row's outputs do not depend on the batch it is in or on the threads (checked for every type

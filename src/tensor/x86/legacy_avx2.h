@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tensor/dtype.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define AUTOGLM_HAVE_X86_KERNELS 1
 
@@ -52,6 +54,15 @@ void dot_tile_q5_0(int64_t n, const void* w, size_t w_stride, int n_w, const voi
                    size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows, int max_cols);
 void dot_tile_q8_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
                    size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows, int max_cols);
+
+// The tiles (and the three vec_dots above) use AVX-VNNI's vpdpbusd instead of maddubs + madd when
+// the CPU has it: one instruction per 4-product lane sum, the same exact int32 lanes, so the same
+// bits. For tests: whether VNNI is in use, and a tile of `type` (Q4_0, Q5_0, Q8_0) on a chosen
+// instruction set (vnni only where dot_tiles_use_vnni()).
+bool dot_tiles_use_vnni();
+void dot_tile_isa(DType type, bool vnni, int64_t n, const void* w, size_t w_stride, int n_w,
+                  const void* a, size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                  int max_cols);
 
 }  // namespace ag::legacy_avx2
 

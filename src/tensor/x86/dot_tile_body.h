@@ -1,0 +1,120 @@
+// The loops of the dot tiles (see legacy_avx2.cpp), included twice by legacy_avx2.cpp: once for
+// AVX2 (maddubs + madd) and once for AVX-VNNI (vpdpbusd), with AG_TILE_NS, AG_TILE_TARGET and
+// AG_TILE_VNNI defined. Both give the same int32 lanes (exact sums of the same four products per
+// lane; the ranges never saturate maddubs), hence bit-identical outputs.
+// Not a standalone header: it relies on the block types and helpers of legacy_avx2.cpp.
+// NOLINTBEGIN(llvm-header-guard)
+
+namespace AG_TILE_NS {
+
+// One block of the tile: adds block b's products into acc[r][c].
+template <class K, int R, int C>
+AG_TILE_TARGET inline void dot_tile_block(const typename K::W* const* wr, const BlockQ8_0* const* ac,
+                                   int64_t b, __m256 (&acc)[R][C]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  (void)ones;
+  __m256i av[C];
+  __m256i corr[C];  // AVX2: offset * sum4(a); VNNI: its negation, the dpbusd starting value
+  __m256 da[C];  // broadcast: the scale product below is one vector multiply per output
+  for (int c = 0; c < C; ++c) {
+    av[c] = load_i8x32(ac[c][b].qs);
+    da[c] = _mm256_set1_ps(half_to_float(ac[c][b].d));
+    if constexpr (K::kOffset != 0) {
+      const __m256i offset = _mm256_set1_epi8(static_cast<char>(K::kOffset));
+#if AG_TILE_VNNI
+      corr[c] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                 _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), offset, av[c]));
+#else
+      corr[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(offset, av[c]), ones);
+#endif
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const auto& wb = wr[r][b];
+    const __m256 dw = _mm256_set1_ps(half_to_float(wb.d));
+    const __m256i v = K::values(wb);
+    if constexpr (K::kOffset != 0) {
+      for (int c = 0; c < C; ++c) {
+#if AG_TILE_VNNI
+        const __m256i isum = _mm256_dpbusd_avx_epi32(corr[c], v, av[c]);
+#else
+        const __m256i isum =
+            _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(v, av[c]), ones), corr[c]);
+#endif
+        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da[c]), _mm256_cvtepi32_ps(isum), acc[r][c]);
+      }
+    } else {
+      const __m256i abs_w = _mm256_sign_epi8(v, v);
+      for (int c = 0; c < C; ++c) {
+#if AG_TILE_VNNI
+        const __m256i isum =
+            _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), abs_w, _mm256_sign_epi8(av[c], v));
+#else
+        const __m256i isum =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(av[c], v)), ones);
+#endif
+        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da[c]), _mm256_cvtepi32_ps(isum), acc[r][c]);
+      }
+    }
+  }
+}
+
+// Two accumulators per output (even and odd blocks) keep two FMA chains in flight even for a
+// 1 x 1 tile, whose single chain would otherwise cap it at one block per FMA latency.
+template <class K, int R, int C>
+AG_TILE_TARGET inline void dot_tile(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* a,
+                             size_t a_stride, float* y, size_t y_stride) {
+  using W = typename K::W;
+  const int64_t nb = n / 32;
+  __m256 even[R][C], odd[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) even[r][c] = odd[r][c] = _mm256_setzero_ps();
+  const W* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = reinterpret_cast<const W*>(w + static_cast<size_t>(r) * w_stride);
+  const BlockQ8_0* ac[C];
+  for (int c = 0; c < C; ++c)
+    ac[c] = reinterpret_cast<const BlockQ8_0*>(a + static_cast<size_t>(c) * a_stride);
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    dot_tile_block<K, R, C>(wr, ac, b, even);
+    dot_tile_block<K, R, C>(wr, ac, b + 1, odd);
+  }
+  if (b < nb) dot_tile_block<K, R, C>(wr, ac, b, even);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c)
+      y[static_cast<size_t>(c) * y_stride + static_cast<size_t>(r)] =
+          hsum(_mm256_add_ps(even[r][c], odd[r][c]));
+}
+
+// Runtime (n_w, n_a) -> the instantiation; larger requests are cut into tiles of at most
+// max_rows x max_cols (both in 1..4).
+template <class K>
+AG_TILE_TARGET void dot_tiles(int64_t n, const void* w_in, size_t w_stride, int n_w, const void* a_in,
+                       size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                       int max_cols) {
+  const auto* w = static_cast<const uint8_t*>(w_in);
+  const auto* a = static_cast<const uint8_t*>(a_in);
+  using Fn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, size_t);
+  static constexpr Fn kTable[4][4] = {
+      {dot_tile<K, 1, 1>, dot_tile<K, 1, 2>, dot_tile<K, 1, 3>, dot_tile<K, 1, 4>},
+      {dot_tile<K, 2, 1>, dot_tile<K, 2, 2>, dot_tile<K, 2, 3>, dot_tile<K, 2, 4>},
+      {dot_tile<K, 3, 1>, dot_tile<K, 3, 2>, dot_tile<K, 3, 3>, dot_tile<K, 3, 4>},
+      {dot_tile<K, 4, 1>, dot_tile<K, 4, 2>, dot_tile<K, 4, 3>, dot_tile<K, 4, 4>},
+  };
+  max_rows = std::clamp(max_rows, 1, 4);
+  max_cols = std::clamp(max_cols, 1, 4);
+  for (int c0 = 0; c0 < n_a; c0 += max_cols) {
+    const int nc = std::min(max_cols, n_a - c0);
+    for (int r0 = 0; r0 < n_w; r0 += max_rows) {
+      const int nr = std::min(max_rows, n_w - r0);
+      kTable[nr - 1][nc - 1](n, w + static_cast<size_t>(r0) * w_stride, w_stride,
+                             a + static_cast<size_t>(c0) * a_stride, a_stride,
+                             y + static_cast<size_t>(c0) * y_stride + static_cast<size_t>(r0),
+                             y_stride);
+    }
+  }
+}
+
+}  // namespace AG_TILE_NS
+
+// NOLINTEND(llvm-header-guard)
