@@ -142,7 +142,10 @@ int run(int argc, char** argv) {
     auto model = Model::load(o.model_path, {.n_threads = o.n_threads});
     if (!model) return fail(model.error().message);
     const perf::ModelCost cost = perf::model_cost((*model)->file());
-    const std::string kernels = cpu_has_avx2_fma() ? "AVX2" : "scalar";
+    // Which dot kernels run (AUTOGLM_FORCE_SCALAR=1 clears every feature, so it reads "scalar").
+    const std::string kernels = !cpu_has_avx2_fma()         ? "scalar"
+                                : cpu_features().avxvnni ? "AVX2+AVX-VNNI"
+                                                         : "AVX2";
     text += fmt::format("model: {} ({:.1f} MiB read per token, {} params, {} kernels)\n\n",
                         o.model_path, static_cast<double>(cost.weights_bytes) / (1 << 20),
                         human_params(cost.n_params), kernels);
