@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "gguf/gguf.h"
+#include "pull/model_path.h"
 
 namespace ag::cli {
 namespace {
@@ -223,14 +224,19 @@ int run_inspect(int argc, char** argv) {
   CLI::App app{"Show the metadata, tensors and architecture of a GGUF file", "inspect"};
   std::string path;
   bool as_json = false;
-  app.add_option("file", path, "GGUF file")->required();
+  app.add_option("file", path, "GGUF file or hf://REPO/FILE (default: the built-in model)");
   app.add_flag("--json", as_json, "print one JSON object");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  auto file = File::open(path);
+  auto resolved = ag::resolve_model_arg(path);  // "" -> models/default.gguf
+  if (!resolved.ok()) {
+    std::fprintf(stderr, "autoglm: %s\n", resolved.error().message.c_str());
+    return 1;
+  }
+  auto file = File::open(*resolved);
   if (!file.ok()) {
     std::fprintf(stderr, "autoglm: %s\n", file.error().message.c_str());
     return 1;

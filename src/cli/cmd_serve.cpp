@@ -25,6 +25,7 @@
 #include "engine/model_backend.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "pull/model_path.h"
 #include "server/http_server.h"
 #include "server/request_log.h"
 #include "server/serve_config.h"
@@ -114,6 +115,10 @@ int run(int argc, char** argv) {
   app.add_option("-t,--threads", s.threads, "forward-pass threads (default: all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--max-batch-tokens", s.scheduler.max_batch_tokens, "token rows per engine step")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--background-batch-tokens", s.scheduler.background_batch_tokens,
+                 "with several priority levels: token rows of a step with no priority-1 work "
+                 "(0: 2 x max-running), so a priority-1 arrival waits out a short step")
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--max-running", s.scheduler.max_running, "requests running at once")->check(CLI::Range(1, 1 << 16));
   app.add_option("--priority-levels", s.scheduler.priority_levels, "priority levels (1 = highest)")
       ->check(CLI::Range(1, 1000));
@@ -184,7 +189,12 @@ int run(int argc, char** argv) {
     if (auto st = server::add_queue_policy_flag(q, s); !st.ok()) return fail(st.error().message);
   if (auto st = server::resolve_queue_policies(s); !st.ok()) return fail(st.error().message);
   if (auto st = s.scheduler.validate(); !st.ok()) return fail(st.error().message);
-  if (s.model.empty()) return fail("no model: give -m FILE.gguf (or 'model' in the config file)");
+  {
+    // No -m: the built-in models/default.gguf; hf://REPO/FILE: the cached download.
+    auto resolved = resolve_model_arg(s.model);
+    if (!resolved.ok()) return fail(resolved.error().message);
+    s.model = *resolved;
+  }
   if (const char* env = std::getenv("AUTOGLM_API_KEY"); env && *env) s.server.api_keys.push_back(env);
   if (!s.api_key_file.empty()) {
     auto keys = server::read_api_key_file(s.api_key_file);

@@ -25,8 +25,8 @@ std::string default_model_path() {
   return AUTOGLM_DEFAULT_MODEL;
 }
 
-Result<std::string> resolve_model_arg(const std::string& arg) {
-  if (arg.empty()) return default_model_path();
+Result<std::string> resolve_model_arg(const std::string& given) {
+  const std::string arg = given.empty() ? default_model_path() : given;  // may be hf:// too
   constexpr std::string_view kHf = "hf://";
   if (!arg.starts_with(kHf)) return arg;
   AG_TRY(const pull::RepoFile rf, pull::parse_repo_file(std::string_view(arg).substr(kHf.size())));

@@ -12,7 +12,8 @@ namespace ag {
 // none exists the source-tree path is returned, so the caller's "cannot open" error names it.
 std::string default_model_path();
 
-// The -m argument as a local file: "" -> default_model_path(); "hf://REPO/FILE" -> the cached
+// The -m argument as a local file: "" -> default_model_path() (which $AUTOGLM_MODEL may set to
+// an hf:// URL as well); "hf://REPO/FILE" -> the cached
 // copy under models_cache_dir(), downloaded first (pull.h) when missing; anything else as is.
 Result<std::string> resolve_model_arg(const std::string& arg);
 
