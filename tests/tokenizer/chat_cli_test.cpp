@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -77,20 +78,29 @@ TEST(TokenizeChat, RendersWithTheModelsTemplateAndTokenizesSpecials) {
   EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.begin() + 3), (std::vector<int32_t>{151644, 8948, 198}));
   EXPECT_EQ(std::vector<int32_t>(ids.end() - 3, ids.end()), (std::vector<int32_t>{151644, 77091, 198}));
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 151645), 2) << "two <|im_end|>";
+}
 
+// The output forms, on the small llama-spm vocabulary (each run loads it; qwen2 is 20x larger).
+TEST(TokenizeChat, OutputForms) {
+  const std::string spm = "tokenize -m " + vocab_path("llama-spm");
   // Default output: the prompt, a newline, the ids.
-  const RunResult plain = run("tokenize -m " + vocab_path("qwen2") + " --chat " + msgs);
+  const std::string msgs = write_temp("hi-list.json", R"([{"role": "user", "content": "Hi"}])");
+  const RunResult plain = run(spm + " --chat " + msgs + " --chat-template llama2");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const auto ids = test::reference_vocab("llama-spm").encode("[INST] Hi [/INST]", true, true);
   std::string line;
   for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
-  EXPECT_EQ(plain.out, std::string(kQwenPrompt) + "\n" + line + "\n");
+  EXPECT_EQ(plain.out, "[INST] Hi [/INST]\n" + line + "\n");
 
   // --text-only: the prompt exactly; the object form with its own variables.
   const std::string obj = write_temp("obj.json", R"({"messages": [{"role": "system", "content": "Be brief."},
       {"role": "user", "content": "Hi"}], "add_generation_prompt": false})");
-  const RunResult text = run("tokenize -m " + vocab_path("qwen2") + " --chat " + obj + " --text-only");
+  const RunResult text = run(spm + " --chat " + obj + " --chat-template chatml --text-only");
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_EQ(text.out, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+  const RunResult no_gen = run(spm + " --chat " + msgs + " --chat-template chatml --text-only --no-generation-prompt");
+  ASSERT_EQ(no_gen.exit_code, 0) << no_gen.err;
+  EXPECT_EQ(no_gen.out, "<|im_start|>user\nHi<|im_end|>\n");
 }
 
 TEST(TokenizeChat, BuiltinTemplatesAndErrors) {
