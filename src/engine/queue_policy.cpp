@@ -23,6 +23,8 @@ std::string_view timeout_action_name(TimeoutAction action) {
 Status SchedulerConfig::validate() const {
   if (max_batch_tokens < 1) return error("max_batch_tokens must be >= 1, got {}", max_batch_tokens);
   if (max_running < 1) return error("max_running must be >= 1, got {}", max_running);
+  if (background_batch_tokens < 0)
+    return error("background_batch_tokens must be >= 0, got {}", background_batch_tokens);
   if (priority_levels < 1 || priority_levels > 1000)
     return error("priority_levels must be in 1..1000, got {}", priority_levels);
   if (default_priority < 1 || default_priority > priority_levels)
@@ -62,6 +64,12 @@ Result<int64_t> resolve_queue_timeout(const SchedulerConfig& config, int32_t pri
                  priority);
   // Only shorter than the default: a client may not extend what the operator configured.
   return p.default_timeout_us > 0 ? std::min(p.default_timeout_us, *requested_us) : *requested_us;
+}
+
+int32_t SchedulerConfig::background_step_tokens() const {
+  if (priority_levels <= 1) return max_batch_tokens;
+  const int64_t rows = background_batch_tokens > 0 ? background_batch_tokens : 2 * int64_t{max_running};
+  return static_cast<int32_t>(std::min<int64_t>(rows, max_batch_tokens));
 }
 
 }  // namespace ag::engine

@@ -30,6 +30,11 @@ struct QueuePolicy {
 
 struct SchedulerConfig {
   int32_t max_batch_tokens = 512;  // token rows per step: prefill chunks and decodes together
+  // Token rows of a step with no priority-1 work in it (only with priority_levels > 1). A step
+  // cannot be interrupted, so a priority-1 arrival waits out the one in flight: on a CPU a step's
+  // time grows with its rows, and short background steps keep that wait short. 0 = automatic:
+  // 2 x max_running (every running request's decode plus as many prefill rows).
+  int32_t background_batch_tokens = 0;
   int32_t max_running = 16;        // requests holding KV blocks at once
   int32_t priority_levels = 1;     // priorities are 1 (highest) .. priority_levels
   int32_t default_priority = 1;    // for requests that give none (or 0)
@@ -42,6 +47,8 @@ struct SchedulerConfig {
   // Errors name the setting: "max_batch_tokens must be >= 1, got 0".
   Status validate() const;
   const QueuePolicy& policy(int32_t priority) const;  // priority in 1..priority_levels
+  // Rows allowed in a step without priority-1 work (max_batch_tokens with one level).
+  int32_t background_step_tokens() const;
 };
 
 // The queue timeout of a request at `priority` asking for `requested_us` (nullopt: none asked).

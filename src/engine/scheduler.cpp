@@ -269,15 +269,22 @@ StepPlan Scheduler::schedule(int64_t now_us) {
   };
 
   sort_running();
-  // Decodes first, whatever their priority: one token each, and they keep every stream moving.
-  for (RequestId id : std::vector<RequestId>(running_)) {
-    if (budget <= 0) break;
-    if (!still_running(id)) continue;
-    Seq& s = seq(id);
-    if (static_cast<int32_t>(s.tokens.size()) - s.n_computed == 1) run_chunk(s);
-  }
-  // Then per level, highest first: prefill chunks of running requests, then admissions.
+  // Level by level, highest first: decodes (one token each, they keep every stream moving), then
+  // prefill chunks of running requests, then admissions. Strict priority between levels:
+  //  - a level that prefills in this step takes the step: lower levels wait for the next one, so
+  //    a priority-1 arrival's first token costs one step of its own prompt, not of everyone's;
+  //  - a step with no priority-1 work is capped at background_step_tokens rows, so the step a
+  //    priority-1 arrival has to wait out is short.
+  // With one level this is: decodes, then prefill chunks, then admissions, under max_batch_tokens.
+  const int32_t background_cap = config_.background_step_tokens();
   for (int32_t p = 1; p <= config_.priority_levels; ++p) {
+    if (p == 2 && plan.chunks.empty()) budget = std::min(budget, background_cap);
+    for (RequestId id : std::vector<RequestId>(running_)) {
+      if (budget <= 0) break;
+      if (!still_running(id)) continue;
+      Seq& s = seq(id);
+      if (s.priority == p && static_cast<int32_t>(s.tokens.size()) - s.n_computed == 1) run_chunk(s);
+    }
     for (RequestId id : std::vector<RequestId>(running_)) {
       if (budget <= 0) break;
       if (!still_running(id)) continue;
@@ -294,6 +301,13 @@ StepPlan Scheduler::schedule(int64_t now_us) {
         if (!admit(seq(id))) admissions_closed = true;  // strict order: nobody overtakes
       }
     }
+    // Did this level prefill (prompt tokens, or more than one token after a preemption)?
+    bool prefilled = false;
+    for (const auto& c : plan.chunks) {
+      const Seq* s = find(c.id);
+      prefilled = prefilled || (s && s->priority == p && (c.n_tokens > 1 || c.pos < s->n_prompt));
+    }
+    if (prefilled && config_.priority_levels > 1) break;
   }
   return plan;
 }

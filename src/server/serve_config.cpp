@@ -246,6 +246,9 @@ Status apply_config(const json& config, std::string_view label, ServeSettings& s
     } else if (key == "max_batch_tokens") {
       AG_TRY(auto x, r.integer(v, 1, 1 << 20));
       sc.max_batch_tokens = static_cast<int32_t>(x);
+    } else if (key == "background_batch_tokens") {
+      AG_TRY(auto x, r.integer(v, 0, 1 << 20));
+      sc.background_batch_tokens = static_cast<int32_t>(x);
     } else if (key == "max_running") {
       AG_TRY(auto x, r.integer(v, 1, 1 << 16));
       sc.max_running = static_cast<int32_t>(x);

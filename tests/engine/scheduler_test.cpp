@@ -156,7 +156,9 @@ TEST(Scheduler, MaxRunningCapsAdmission) {
 
 TEST(Scheduler, StrictPrioritiesFifoWithinLevel) {
   kv::BlockPool pool(64, 4);
-  Scheduler s(config(100, 1, 3), pool);
+  SchedulerConfig c = config(100, 1, 3);
+  c.background_batch_tokens = 100;  // whole prompts per step, so each request shows once
+  Scheduler s(c, pool);
   ASSERT_EQ(s.add(spec(1, 4, 3), 0), AddResult::Ok);
   ASSERT_EQ(s.add(spec(2, 4, 2), 0), AddResult::Ok);
   ASSERT_EQ(s.add(spec(3, 4, 2), 0), AddResult::Ok);
@@ -332,11 +334,40 @@ TEST(Scheduler, HigherPriorityArrivalPreemptsForSlot) {
   StepPlan p = d.step();
   EXPECT_EQ(p.preempted, (std::vector<RequestId>{2}));  // lowest priority, newest
   EXPECT_EQ(chunk_of(p, 2), nullptr);                    // its decode was dropped from the step
-  EXPECT_NE(chunk_of(p, 1), nullptr);
+  EXPECT_EQ(chunk_of(p, 1), nullptr);  // a higher level prefills: lower levels wait one step
   EXPECT_NE(chunk_of(p, 3), nullptr);
   EXPECT_EQ(chunk_of(p, 4), nullptr);
   EXPECT_EQ(s.find(2)->state, SeqState::Waiting);
   EXPECT_EQ(pool.n_used(), static_cast<int32_t>(s.find(1)->blocks.size() + s.find(3)->blocks.size()));
+}
+
+TEST(Scheduler, PriorityOneArrivalTakesTheStepAndBackgroundStepsAreShort) {
+  kv::BlockPool pool(256, 4);
+  SchedulerConfig c = config(64, 4, 2);
+  EXPECT_EQ(c.background_step_tokens(), 8);  // automatic: 2 x max_running
+  c.background_batch_tokens = 6;
+  EXPECT_EQ(c.background_step_tokens(), 6);
+  EXPECT_EQ(config(64, 4, 1).background_step_tokens(), 64);  // one level: no cap
+  c.background_batch_tokens = 0;
+  Scheduler s(c, pool);
+  for (RequestId id = 1; id <= 3; ++id) ASSERT_EQ(s.add(spec(id, 20, 2, 100 * id), 0), AddResult::Ok);
+  Driver d{s, {{1, 100}, {2, 100}, {3, 100}, {9, 5}}};
+  // Level-2 work alone: every step stays within the background cap, prefills included.
+  for (int i = 0; i < 12; ++i) EXPECT_LE(d.step().n_tokens(), 8) << "step " << i;
+  ASSERT_EQ(s.n_running(), 3);
+  // A level-1 arrival: its whole prompt (up to max_batch_tokens) in one step, alone.
+  ASSERT_EQ(s.add(spec(9, 30, 1, 900), 0), AddResult::Ok);
+  StepPlan p = d.step();
+  ASSERT_EQ(p.chunks.size(), 1u);
+  EXPECT_EQ(p.chunks[0], (ScheduledChunk{9, 0, 30, true}));
+  // Then level-1 decodes and level-2 work share steps again (no cap while level 1 runs).
+  p = d.step();
+  EXPECT_NE(chunk_of(p, 9), nullptr);
+  EXPECT_NE(chunk_of(p, 1), nullptr);
+  EXPECT_GT(p.n_tokens(), 1);
+  while (s.find(9)) d.step();
+  // Level 1 gone: background steps are capped again.
+  for (int i = 0; i < 4; ++i) EXPECT_LE(d.step().n_tokens(), 8);
 }
 
 TEST(Scheduler, HigherPriorityArrivalPreemptsForBlocks) {
