@@ -23,6 +23,7 @@
 #include "cli/command.h"
 #include "model/model.h"
 #include "model/session.h"
+#include "pull/model_path.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
 #include "tokenizer/chat_prompt.h"
@@ -91,7 +92,7 @@ int run(int argc, char** argv) {
   sp.top_k = 40;
   sp.top_p = 0.95f;
   sp.min_p = 0.05f;
-  app.add_option("-m,--model", model_path, "GGUF model file")->required();
+  app.add_option("-m,--model", model_path, "GGUF model file, or hf://REPO/FILE (default: the built-in models/default.gguf)");
   auto* prompt_opt = app.add_option("-p,--prompt", prompt.text, "prompt text (special tokens written as text are parsed)");
   auto* chat_opt = app.add_option("--chat", prompt.chat, "a user message, rendered with the model's chat template")
                        ->excludes(prompt_opt);
@@ -150,6 +151,11 @@ int run(int argc, char** argv) {
   sp.seed = seed;
   if (json && n_logprobs < 0) n_logprobs = 5;
 
+  {
+    auto resolved = resolve_model_arg(model_path);  // "" → the default model; hf:// → the cache
+    if (!resolved) return fail(resolved.error().message);
+    model_path = *resolved;
+  }
   const auto t_load = Clock::now();
   auto model = Model::load(model_path, {.n_threads = n_threads});
   if (!model) return fail(model.error().message);
