@@ -420,6 +420,29 @@ TEST(Http, ClientDisconnectCancelsAndFreesBlocks) {
   EXPECT_LT(st.generation_tokens, 300u);  // neither ran to its 200 tokens
 }
 
+// Issue 4: 100 clients that leave mid-stream leave no KV block in use.
+TEST(Http, HundredStreamingClientsDisconnectMidStream) {
+  TestServerOptions o;
+  o.fake = true;
+  o.n_blocks = 512;
+  auto t = start_server(o);
+  ASSERT_TRUE(t);
+  t->fake->delay_ms_ = 2;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 100; ++i)
+    clients.emplace_back([&, i] {
+      const std::string prompt = "Once upon a time " + std::to_string(i);
+      send_and_drop(t->port, ojson{{"prompt", prompt}, {"max_tokens", 200}, {"stream", true}}.dump(), 200);
+    });
+  for (auto& c : clients) c.join();
+  for (int i = 0; i < 2000 && !t->engine->idle(); ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(t->engine->idle());
+  const auto st = t->engine->stats();
+  EXPECT_EQ(st.n_running, 0);
+  EXPECT_EQ(st.kv_blocks_free, st.kv_blocks_total);
+  EXPECT_LT(st.generation_tokens, 100u * 200u / 2);  // cancelled long before their 200 tokens
+}
+
 TEST(Http, DrainRefusesNewWork) {
   auto t = start_server();
   ASSERT_TRUE(t);
