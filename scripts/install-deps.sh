@@ -7,7 +7,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3
+  python3 curl  # run.sh: python3 formats, curl asks the server; tests/default_model: python3's ast
   libyaml-dev  # server: YAML config files (libyaml)
   libcurl4-openssl-dev  # autoglm pull: HTTPS downloads with redirects and Range resume
   nodejs       # tests/e2e: the official openai npm client; tests/deploy: node --test
