@@ -2,6 +2,8 @@
 // reference vocabularies, `autoglm generate --chat / --infill-prefix / --infill-suffix` with
 // stories260K (which has neither a chat template nor FIM tokens, so errors are checked too, and a
 // copy with FIM token ids added checks the infill prompt).
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -27,7 +29,10 @@ std::string vocab_path(const std::string& name) {
   return test::shared_path("reference/tokenizer/ggml-vocab-" + name + ".gguf");
 }
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "autoglm_chat_cli_" + name; }
+// Per process: ctest runs the tests of this binary as concurrent processes, each its own files.
+std::string temp(const std::string& name) {
+  return ::testing::TempDir() + "autoglm_chat_cli_" + std::to_string(::getpid()) + "_" + name;
+}
 
 std::string write_temp(const std::string& name, const std::string& content) {
   const std::string path = temp(name);

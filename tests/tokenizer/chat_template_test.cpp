@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -330,7 +332,8 @@ RunResult run_cli(const std::string& args) {
 }
 
 std::string write_temp(const std::string& name, const std::string& content) {
-  const std::string path = testing::TempDir() + "/autoglm_template_" + name;
+  // Per process: ctest runs this binary's tests as concurrent processes.
+  const std::string path = testing::TempDir() + "/autoglm_template_" + std::to_string(::getpid()) + "_" + name;
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
