@@ -178,6 +178,7 @@ int run(int argc, char** argv) {
                               hp.n_vocab));
   auto session = Session::create(**model, n_ctx);
   if (!session) return fail(session.error().message);
+  if (Status s = (*model)->reserve_step(std::min(n_batch, n_ctx)); !s.ok()) return fail(s.error().message);
   if (!seed_given && !json) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
 
   Sampler sampler(sp, hp.n_vocab);

@@ -245,6 +245,7 @@ int run(int argc, char** argv) {
   if (n_blocks > (int64_t{1} << 30)) return fail("the KV pool is too large");
   auto kv = KvCache::create(hp, static_cast<int>(n_blocks), bs, kv_type);
   if (!kv.ok()) return fail(kv.error().message);
+  if (Status st = (*model)->reserve_step(s.scheduler.max_batch_tokens); !st.ok()) return fail(st.error().message);
   engine::ModelBackend backend(**model, **kv);
   engine::EngineConfig ec;
   ec.scheduler = s.scheduler;

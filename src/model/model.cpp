@@ -43,6 +43,8 @@ Status Model::forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>
   return impl_->forward(batch, kv, logits);
 }
 
+Status Model::reserve_step(int64_t n_rows) { return impl_->reserve_step(n_rows); }
+
 // --- ModelImpl ---------------------------------------------------------------------------------
 
 namespace {
@@ -151,6 +153,16 @@ void ModelImpl::reserve(int64_t n, int64_t n_want) {
   grow(rope_cos_, n * (hp.n_rot / 2));
   grow(rope_sin_, n * (hp.n_rot / 2));
   grow(out_in_, n_want * hp.n_embd);
+}
+
+Status ModelImpl::reserve_step(int64_t n_rows) {
+  if (n_rows < 1) return error("step of {} rows: must be at least 1", n_rows);
+  try {
+    reserve(n_rows, 1);
+  } catch (const std::bad_alloc&) {
+    return error("step of {} rows: out of memory for activations", n_rows);
+  }
+  return {};
 }
 
 Status ModelImpl::forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>& logits) {

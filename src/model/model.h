@@ -48,6 +48,12 @@ class Model {
   // Not thread-safe: one forward at a time per Model.
   Status forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>& logits);
 
+  // Allocates (and touches) the activation buffers of a step of `n_rows` rows now, as llama.cpp
+  // reserves its compute graph at context creation: memory is claimed at load (an out-of-memory
+  // shows there, not mid-request) and the process's resident size no longer depends on how long
+  // the first prompts are, so `autoglm plan`'s compute figure is what the process holds.
+  Status reserve_step(int64_t n_rows);
+
  private:
   explicit Model(std::unique_ptr<ModelImpl> impl);
   std::unique_ptr<ModelImpl> impl_;

@@ -18,6 +18,7 @@ class ModelImpl {
   ModelImpl(gguf::File file, HParams hp, ModelWeights weights, const ModelOptions& options);
 
   Status forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>& logits);
+  Status reserve_step(int64_t n_rows);  // see Model::reserve_step
 
   gguf::File file;  // owns the mapping the weights point into
   HParams hp;
