@@ -14,27 +14,6 @@ namespace ag::kernels {
 
 namespace {
 
-// Sum of 8 floats in the order of an AVX 8-lane horizontal add (halves, then pairs).
-float hsum8(const float* v) {
-  const float a0 = v[0] + v[4], a1 = v[1] + v[5], a2 = v[2] + v[6], a3 = v[3] + v[7];
-  return (a0 + a2) + (a1 + a3);
-}
-
-// e[t] = exp(s[t] - max) in place; returns the sum as ggml's softmax forms it: each group of 8
-// (the last one padded with zeros) summed in float, the group sums added in double.
-double exp_and_sum(float* s, int n, float max) {
-  double sum = 0.0;
-  for (int t0 = 0; t0 < n; t0 += 8) {
-    float group[8] = {};
-    for (int j = 0; j < 8 && t0 + j < n; ++j) {
-      s[t0 + j] = std::exp(s[t0 + j] - max);
-      group[j] = s[t0 + j];
-    }
-    sum += hsum8(group);
-  }
-  return sum;
-}
-
 // One work item: all query heads of one KV head for one row, so each K vector is loaded once for
 // the whole GQA group.
 void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv_head,
@@ -70,7 +49,9 @@ void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv
   for (int g = 0; g < group; ++g) {
     float* s = scores + static_cast<int64_t>(g) * n_pos;
     const float max = *std::max_element(s, s + n_pos);
-    const float inv = static_cast<float>(1.0 / exp_and_sum(s, n_pos, max));
+    // llama.cpp's row runs to the padded KV length with -inf past the causal mask: ggml's vector
+    // exp over every group of 8, the padding adding zeros
+    const float inv = static_cast<float>(1.0 / vk.softmax_exp_f32(n_pos, s, max));
     for (int t = 0; t < n_pos; ++t) s[t] *= inv;
 
     // out = sum_t p[t] * V[t], position t accumulating into lane t % 32

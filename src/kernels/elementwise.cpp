@@ -17,6 +17,9 @@ void rms_norm(const float* x, const float* w, float* y, int n, float eps) {
   }
 }
 
+// The C library's expf, not ggml's vector exp (vec.h exp_poly_f32): against llama.cpp's stories260K
+// logprobs the vector exp here makes the median error 15x larger (4.6e-5 vs 2.9e-6) and 8 of 960
+// top-5 logprobs exceed 1e-3, where expf gives none; the attention softmax is the reverse.
 void silu_mul(float* gate, const float* up, int n) {
   for (int i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }

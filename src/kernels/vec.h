@@ -21,7 +21,17 @@ struct VecKernels {
   // out[i] = sum over the 32 rows of partial [32][n] in the order of a 32-lane reduction:
   // lanes (k, j) = row 8k + j; ((k0 + k2) + (k1 + k3)), then j: ((j0+j4)+(j1+j5))+((j2+j6)+(j3+j7)).
   void (*reduce_lanes32)(int n, const float* partial, float* out);
+  // x[i] = exp_poly_f32(x[i] - max) for all n; returns their sum formed as ggml_vec_soft_max_f32
+  // forms it over a row padded with -inf to a multiple of 8 (llama.cpp's masked KV row): each group
+  // of 8 summed in float in the order of an AVX horizontal add, the group sums added in double.
+  double (*softmax_exp_f32)(int n, float* x, float max);
 };
+
+// ggml's AVX2 exp (ggml_v_expf, from ARM's optimized routines: a degree-5 polynomial after
+// reduction by ln 2, max error ~1.5 ulp) for one lane, computed with the same fused multiply-adds
+// so it gives the vector version's bits on any CPU. llama.cpp's attention softmax uses it; expf
+// differs from it in the last bit for many inputs, enough to flip an F16 rounding downstream.
+float exp_poly_f32(float x);
 
 const VecKernels& vec_kernels();            // fastest for this CPU
 const VecKernels& vec_kernels_reference();  // scalar

@@ -2,7 +2,9 @@
 // matmul over every path, and paged attention.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "core/half.h"
@@ -76,7 +78,45 @@ TEST(Vec, FastMatchesReference) {
       for (int l = 0; l < 32; ++l) s += partial[static_cast<size_t>(l * n + i)];
       EXPECT_NEAR(r1[static_cast<size_t>(i)], s, 1e-4);
     }
+
+    // softmax with ggml's vector exp: the AVX2 lanes and the scalar emulation give the same bits
+    const auto big = random_floats(static_cast<size_t>(n), 4, 8.0f);
+    std::vector<float> s1(big), s2(big);
+    const float max = *std::max_element(big.begin(), big.end());
+    const double sum1 = fast.softmax_exp_f32(n, s1.data(), max);
+    const double sum2 = ref.softmax_exp_f32(n, s2.data(), max);
+    EXPECT_EQ(0, std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(float)));
+    EXPECT_EQ(sum1, sum2);
+    double exact_sum = 0;
+    for (int i = 0; i < n; ++i) {
+      const double e = std::exp(static_cast<double>(big[i] - max));  // the same float argument
+      exact_sum += e;
+      EXPECT_NEAR(s1[static_cast<size_t>(i)], e, 1e-6 * e + 1e-30);
+    }
+    EXPECT_NEAR(sum1, exact_sum, 1e-6 * exact_sum);
   }
+}
+
+// exp_poly_f32 is ggml_v_expf: within 2 ulp of exp everywhere in range, exact at 0, 0 and inf past
+// the ends, NaN through.
+TEST(Vec, ExpPoly) {
+  EXPECT_EQ(exp_poly_f32(0.0f), 1.0f);
+  EXPECT_EQ(exp_poly_f32(-INFINITY), 0.0f);
+  EXPECT_EQ(exp_poly_f32(-200.0f), 0.0f);
+  EXPECT_EQ(exp_poly_f32(INFINITY), INFINITY);
+  EXPECT_EQ(exp_poly_f32(100.0f), INFINITY);
+  EXPECT_TRUE(std::isnan(exp_poly_f32(NAN)));
+  int n_differ = 0;
+  for (float x = -103.0f; x < 88.0f; x += 0.0137f) {
+    const double e = std::exp(static_cast<double>(x));
+    const float got = exp_poly_f32(x);
+    // ulp of the result (subnormal results below 2^-126 have a fixed ulp)
+    const double ulp = std::max(std::ldexp(1.0, std::ilogb(e) - 23), std::ldexp(1.0, -149));
+    ASSERT_LE(std::abs(got - e), 2 * ulp) << x;
+    n_differ += got != std::exp(x);
+  }
+  // it is not the C library's expf: they disagree in the last bit for a good share of inputs
+  EXPECT_GT(n_differ, 100);
 }
 
 TEST(Elementwise, RmsNormSiluSoftmax) {

@@ -33,11 +33,11 @@ int32_t argmax(std::span<const float> v) {
   return best;
 }
 
-// llama.cpp's reference numbers come from its AVX2 kernels, whose SiLU and softmax use a
-// polynomial expf that differs from the C library's in the last bit for some inputs. We match its
-// summation orders and F16 roundings (kernels/vec.h, kernels/attention.h) but not that expf, so a
-// rare activation lands on the other side of an F16 rounding and moves later logprobs by ~1e-3.
-// Checked: every token id; each top-5 logprob within 1e-3 for all but a handful, and within 5e-3.
+// llama.cpp's reference numbers come from its AVX2 kernels (b4747 on Zen 3). We follow their
+// summation orders and F16 roundings (kernels/vec.h, kernels/attention.h) and the attention
+// softmax's polynomial exp (vec.h exp_poly_f32); with those every token id matches and every top-5
+// logprob is within 1e-3 (max 8.9e-4, median 2.9e-6 on 2026-11-27). A miss here means a kernel
+// drifted from ggml's arithmetic, not noise to widen the tolerance for.
 TEST(Golden, Stories260KGreedyMatchesLlamaCpp) {
   // llama.cpp's default cache type, whose roundings the attention reproduces
   auto model = Model::load(kModelPath, {.n_threads = 1, .kv_type = DType::F16});
@@ -45,7 +45,7 @@ TEST(Golden, Stories260KGreedyMatchesLlamaCpp) {
   const auto ref = load_json(kShared + "/reference/stories260K/greedy.json");
   ASSERT_FALSE(ref["cases"].empty());
   const int n_vocab = (*model)->hparams().n_vocab;
-  size_t n_checked = 0, n_over = 0;
+  size_t n_checked = 0;
   double max_err = 0.0;
   for (const auto& c : ref["cases"]) {
     SCOPED_TRACE(c["prompt"].get<std::string>());
@@ -67,17 +67,15 @@ TEST(Golden, Stories260KGreedyMatchesLlamaCpp) {
       for (const auto& [tid, lp] : checks) {
         const double err = std::abs(token_logprob(logits, tid) - lp);
         max_err = std::max(max_err, err);
-        n_over += err > 1e-3;
         ++n_checked;
-        EXPECT_LT(err, 5e-3) << "step " << i << " token " << tid;
+        EXPECT_LE(err, 1e-3) << "step " << i << " token " << tid;
       }
       const int32_t next = id;
       ASSERT_TRUE(session->eval({&next, 1}, false, logits).ok());
     }
   }
   RecordProperty("max_logprob_error", std::to_string(max_err));
-  RecordProperty("over_1e-3", std::to_string(n_over) + " of " + std::to_string(n_checked));
-  EXPECT_LE(n_over * 200, n_checked) << n_over << " of " << n_checked << " logprobs off by > 1e-3";
+  EXPECT_EQ(n_checked, 4u * 48 * 6);  // chosen + top 5 at each of 48 steps of the 4 cases
 }
 
 // llama.cpp's perplexity of the story with a context of 128 is 3.7833.
