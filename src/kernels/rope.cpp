@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "core/cpu_features.h"
+
 namespace ag::kernels {
 
 namespace {
@@ -46,8 +48,14 @@ void rope_cos_sin(const RopeParams& p, int32_t pos, float* cos_out, float* sin_o
   }
 }
 
-void rope_apply(float* x, int n_head, int head_dim, int n_rot, bool neox, const float* cos,
-                const float* sin) {
+namespace {
+
+// ggml's rope is C compiled with FMA available, where the compiler contracts
+// x0*cos - x1*sin and x0*sin + x1*cos into one fused multiply-add each (the first product fused).
+// Doing the same moves our stories260K logprobs closer to llama.cpp's (max |d| 8.9e-4 -> 4.2e-4).
+// std::fma gives those bits on any CPU; the AVX2 copy only lets the compiler inline it.
+inline void rope_apply_body(float* x, int n_head, int head_dim, int n_rot, bool neox,
+                            const float* cos, const float* sin) {
   const int n_pairs = n_rot / 2;
   for (int h = 0; h < n_head; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim;
@@ -55,10 +63,29 @@ void rope_apply(float* x, int n_head, int head_dim, int n_rot, bool neox, const 
       const int a = neox ? i : 2 * i;
       const int b = neox ? i + n_pairs : 2 * i + 1;
       const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * cos[i] - x1 * sin[i];
-      v[b] = x0 * sin[i] + x1 * cos[i];
+      v[a] = std::fma(x0, cos[i], -(x1 * sin[i]));
+      v[b] = std::fma(x0, sin[i], x1 * cos[i]);
     }
   }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void rope_apply_fma(float* x, int n_head, int head_dim,
+                                                        int n_rot, bool neox, const float* cos,
+                                                        const float* sin) {
+  rope_apply_body(x, n_head, head_dim, n_rot, neox, cos, sin);
+}
+#endif
+
+}  // namespace
+
+void rope_apply(float* x, int n_head, int head_dim, int n_rot, bool neox, const float* cos,
+                const float* sin) {
+#if defined(__x86_64__)
+  static const bool fma = cpu_has_avx2_fma();
+  if (fma) return rope_apply_fma(x, n_head, head_dim, n_rot, neox, cos, sin);
+#endif
+  rope_apply_body(x, n_head, head_dim, n_rot, neox, cos, sin);
 }
 
 }  // namespace ag::kernels

@@ -23,7 +23,8 @@ void rope_cos_sin(const RopeParams& params, int32_t pos, float* cos_out, float* 
 
 // Rotates n_head heads of x [n_head, head_dim] in place with cos/sin [n_rot / 2].
 // neox = false: pairs (x[2i], x[2i+1]); neox = true: pairs (x[i], x[i + n_rot/2]).
-// Dimensions past n_rot are left alone.
+// Dimensions past n_rot are left alone. Each rotated value is one fused multiply-add over the other
+// product (x0*cos - x1*sin as fma(x0, cos, -(x1*sin))), as ggml's compiled rope computes it.
 void rope_apply(float* x, int n_head, int head_dim, int n_rot, bool neox, const float* cos,
                 const float* sin);
 
