@@ -28,7 +28,7 @@ int run_doctor(int argc, char** argv) {
   app.add_option("--nvml-library", o.nvml_library,
                  "NVML library to load (default: $AUTOGLM_NVML_LIBRARY or libnvidia-ml.so.1)");
   app.add_option("--docker-command", o.docker_command, "Docker client to ask for its version");
-  app.add_flag("--bandwidth", o.measure_bandwidth, "measure memory read bandwidth (~0.3 s)");
+  app.add_flag("--bandwidth", o.measure_bandwidth, "measure memory read bandwidth (~0.5 s)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

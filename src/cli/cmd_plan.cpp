@@ -60,7 +60,7 @@ int run_plan(int argc, char** argv) {
   app.add_option("--lora-rank", lora_rank, "LoRA rank for --train lora")->check(CLI::Range(1, 65536));
   app.add_option("--catalog", catalog_path, "device catalog JSON (default: the built-in one)");
   app.add_option("--cpu-bandwidth", cpu_bandwidth,
-                 "this machine's memory bandwidth in GB/s (default: measured, ~0.3 s)")
+                 "this machine's memory bandwidth in GB/s (default: measured, ~0.5 s)")
       ->check(CLI::Range(0.0, 1e5));
   app.add_option("--sysroot", sysroot, "root for /proc and /sys probes (tests)");
   app.add_flag("--json", json_out, "print JSON");
