@@ -137,7 +137,7 @@ int run(int argc, char** argv) {
   app.add_option("--ctx", n_ctx, "context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(1, 1 << 24));
   app.add_option("--batch", n_batch, "prompt tokens per forward step")->check(CLI::Range(1, 1 << 16));
-  app.add_option("--threads", n_threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("-t,--threads", n_threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_flag("--json", json, "print one JSON object instead of streaming text");
   try {
     app.parse(argc, argv);

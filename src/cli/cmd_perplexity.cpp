@@ -141,7 +141,7 @@ int run(int argc, char** argv) {
                "compare the model with the --kl-divergence-base file (KL divergence, same top token, PPL)");
   app.add_option("--batch", n_batch, "tokens per forward step (default: --ctx)")
       ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--threads", n_threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("-t,--threads", n_threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_flag("--json", json, "print a JSON object (last line) instead of PPL = X");
   try {
     app.parse(argc, argv);

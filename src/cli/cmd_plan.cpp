@@ -54,7 +54,7 @@ int run_plan(int argc, char** argv) {
   app.add_option("--ctx", ctx, "context positions per sequence")->check(CLI::Range(1, 1 << 24));
   app.add_option("--batch", batch, "concurrent sequences")->check(CLI::Range(1, 1 << 16));
   app.add_option("--kv-type", kv_type, "KV cache element type: f16, f32, q8_0, q4_0");
-  app.add_option("--threads", threads, "CPU threads (default: usable cores)")->check(CLI::Range(0, 4096));
+  app.add_option("-t,--threads", threads, "CPU threads (default: usable cores)")->check(CLI::Range(0, 4096));
   app.add_option("--device", device, "cpu (this machine), a catalog name, or all");
   app.add_option("--train", train, "plan training instead: adam, adam-mixed or lora");
   app.add_option("--lora-rank", lora_rank, "LoRA rank for --train lora")->check(CLI::Range(1, 65536));
