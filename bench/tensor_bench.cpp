@@ -4,6 +4,11 @@
 // matrix: the matrix stays in L2, so this measures the kernel, not DRAM.
 //   tensor_bench --benchmark_filter='q4_0'    one type
 //   AUTOGLM_FORCE_SCALAR=1 tensor_bench       "fast" falls back to the reference (sanity check)
+// The prefill cases (dot_tiles/...) run the quantized matmul of a 128-row prompt on one thread as
+// kernels/matmul.cpp does (16 weight rows at a time against all activation rows, 4 x 4 tiles), on
+// each instruction set this CPU has, for the Qwen2.5-0.5B shapes (n_in x n_out): the A/B of a tile
+// change within one binary, in multiply-adds per second (items) and ms per matmul.
+//   tensor_bench --benchmark_filter=dot_tiles --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -11,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "tensor/dtype.h"
 #include "tensor/type_traits.h"
+#include "tensor/x86/legacy_avx2.h"
 
 namespace {
 
@@ -54,6 +61,36 @@ void bm_vec_dot(benchmark::State& state, ag::DType type, bool fast) {
   state.counters["bits/weight"] = 8.0 * static_cast<double>(row_bytes) / kRowLength;
 }
 
+#if defined(AUTOGLM_HAVE_X86_KERNELS)
+constexpr int64_t kPrefillRows = 128;  // activation rows: a 128-token prompt
+constexpr int64_t kRowBlock = 16;      // weight rows per task, as kernels/matmul.cpp
+
+void bm_dot_tiles(benchmark::State& state, ag::DType type, ag::legacy_avx2::TileIsa isa,
+                  int64_t n_in, int64_t n_out) {
+  const uint64_t wb = ag::row_bytes(type, static_cast<uint64_t>(n_in));
+  const uint64_t ab = ag::row_bytes(ag::DType::Q8_0, static_cast<uint64_t>(n_in));
+  std::vector<uint8_t> weights(static_cast<size_t>(n_out) * wb);  // [n_out, wb]
+  const auto w = random_floats(n_out * n_in, 1);
+  ag::quantize_weights(type, w.data(), weights.data(), n_out, n_in, nullptr);
+  std::vector<uint8_t> act(static_cast<size_t>(kPrefillRows) * ab);  // [kPrefillRows, ab]
+  const auto a = random_floats(kPrefillRows * n_in, 2);
+  for (int64_t r = 0; r < kPrefillRows; ++r)
+    ag::type_traits(ag::DType::Q8_0).from_float(a.data() + r * n_in, act.data() + static_cast<size_t>(r) * ab, n_in);
+  std::vector<float> y(static_cast<size_t>(kPrefillRows * n_out));  // [kPrefillRows, n_out]
+  for (auto _ : state) {
+    for (int64_t o0 = 0; o0 < n_out; o0 += kRowBlock) {
+      const int n_w = static_cast<int>(std::min(kRowBlock, n_out - o0));
+      ag::legacy_avx2::dot_tile_isa(type, isa, n_in, weights.data() + static_cast<size_t>(o0) * wb, wb,
+                                    n_w, act.data(), ab, static_cast<int>(kPrefillRows),
+                                    y.data() + o0, static_cast<size_t>(n_out), 4, 4);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kPrefillRows * n_out * n_in);
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +104,24 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(name.c_str(), bm_vec_dot, t, fast);
     }
   }
+#if defined(AUTOGLM_HAVE_X86_KERNELS)
+  if (ag::cpu_has_avx2_fma()) {
+    namespace x86 = ag::legacy_avx2;
+    const std::pair<int64_t, int64_t> shapes[] = {{896, 896}, {896, 128}, {896, 4864}, {4864, 896}};
+    for (ag::DType t : {ag::DType::Q4_0, ag::DType::Q8_0}) {
+      for (x86::TileIsa isa : {x86::TileIsa::kAvx2, x86::TileIsa::kAvxVnni, x86::TileIsa::kAvx512Vnni}) {
+        if (!x86::dot_tile_isa_available(isa)) continue;
+        for (const auto& [n_in, n_out] : shapes) {
+          const std::string name = "dot_tiles/" + std::string(ag::dtype_name(t)) + "/" +
+                                   x86::tile_isa_name(isa) + "/" + std::to_string(n_in) + "x" +
+                                   std::to_string(n_out);
+          benchmark::RegisterBenchmark(name.c_str(), bm_dot_tiles, t, isa, n_in, n_out)
+              ->Unit(benchmark::kMillisecond);
+        }
+      }
+    }
+  }
+#endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

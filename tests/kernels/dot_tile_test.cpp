@@ -50,7 +50,7 @@ TEST(DotTile, EveryShapeMatchesVecDotBitForBit) {
   const std::pair<DType, TileFn> cases[] = {{DType::Q4_0, legacy_avx2::dot_tile_q4_0},
                                             {DType::Q5_0, legacy_avx2::dot_tile_q5_0},
                                             {DType::Q8_0, legacy_avx2::dot_tile_q8_0}};
-  const int64_t n_in = 320;  // 10 blocks
+  const int64_t n_in = 352;  // 11 blocks: the pairs of the AVX-512 tiles and a lone last block
   const int max_w = 9, max_a = 7;
   for (const auto& [type, tile] : cases) {
     SCOPED_TRACE(dtype_name(type));
@@ -89,26 +89,33 @@ TEST(DotTile, EveryShapeMatchesVecDotBitForBit) {
   }
 }
 
-// vpdpbusd and maddubs + madd give the same int32 lanes, so the two instruction sets agree bit for
-// bit (this machine has AVX-VNNI; elsewhere only the AVX2 path exists and there is nothing to compare).
-TEST(DotTile, VnniMatchesAvx2BitForBit) {
+// vpdpbusd and maddubs + madd give the same int32 lanes, and the AVX-512 tiles keep the ymm code's
+// two accumulators side by side, so every instruction set agrees with AVX2 bit for bit (this
+// machine has AVX-VNNI and AVX-512 VNNI; elsewhere the missing ones are skipped). Odd block counts
+// take the AVX-512 tiles' lone-last-block path.
+TEST(DotTile, EveryIsaMatchesAvx2BitForBit) {
   if (!cpu_has_avx2_fma()) GTEST_SKIP() << "no AVX2+FMA";
-  if (!legacy_avx2::dot_tiles_use_vnni()) GTEST_SKIP() << "no AVX-VNNI";
-  const int64_t n_in = 4864;  // 152 blocks, like ffn_down
+  using legacy_avx2::TileIsa;
   const int n_w = 13, n_a = 6;
-  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
-    SCOPED_TRACE(dtype_name(type));
-    const auto w = quantized_weights(type, n_w, n_in, 31);
-    const auto a = quantized_activations(n_a, n_in, 32);
-    const size_t wb = row_bytes(type, n_in), ab = row_bytes(DType::Q8_0, n_in);
-    for (const auto& [mr, mc] : std::vector<std::pair<int, int>>{{1, 1}, {4, 4}, {3, 2}}) {
-      std::vector<float> y_avx2(static_cast<size_t>(n_w * n_a)), y_vnni(y_avx2.size());
-      legacy_avx2::dot_tile_isa(type, false, n_in, w.data(), wb, n_w, a.data(), ab, n_a,
-                                y_avx2.data(), n_w, mr, mc);
-      legacy_avx2::dot_tile_isa(type, true, n_in, w.data(), wb, n_w, a.data(), ab, n_a,
-                                y_vnni.data(), n_w, mr, mc);
-      ASSERT_EQ(std::memcmp(y_avx2.data(), y_vnni.data(), sizeof(float) * y_avx2.size()), 0)
-          << mr << "x" << mc;
+  for (const int64_t n_in : {int64_t{32}, int64_t{4864}, int64_t{4896}}) {  // 1, 152, 153 blocks
+    for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(type) << " n_in " << n_in);
+      const auto w = quantized_weights(type, n_w, n_in, 31);
+      const auto a = quantized_activations(n_a, n_in, 32);
+      const size_t wb = row_bytes(type, n_in), ab = row_bytes(DType::Q8_0, n_in);
+      for (const auto& [mr, mc] : std::vector<std::pair<int, int>>{{1, 1}, {4, 4}, {3, 2}}) {
+        std::vector<float> y_avx2(static_cast<size_t>(n_w * n_a));
+        legacy_avx2::dot_tile_isa(type, TileIsa::kAvx2, n_in, w.data(), wb, n_w, a.data(), ab, n_a,
+                                  y_avx2.data(), n_w, mr, mc);
+        for (TileIsa isa : {TileIsa::kAvxVnni, TileIsa::kAvx512Vnni}) {
+          if (!legacy_avx2::dot_tile_isa_available(isa)) continue;
+          std::vector<float> y(y_avx2.size());
+          legacy_avx2::dot_tile_isa(type, isa, n_in, w.data(), wb, n_w, a.data(), ab, n_a, y.data(),
+                                    n_w, mr, mc);
+          ASSERT_EQ(std::memcmp(y_avx2.data(), y.data(), sizeof(float) * y.size()), 0)
+              << legacy_avx2::tile_isa_name(isa) << " " << mr << "x" << mc;
+        }
+      }
     }
   }
 }

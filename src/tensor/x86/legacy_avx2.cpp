@@ -423,10 +423,197 @@ struct TileQ8_0 {
 #undef AG_TILE_TARGET
 #undef AG_TILE_VNNI
 
-// AVX-VNNI when the CPU has it (read once; AUTOGLM_FORCE_SCALAR=1 clears it with the rest).
+// ---- AVX-512 VNNI tiles ----------------------------------------------------------------------
+// A zmm register holds blocks b (low 256 bits) and b + 1 (high 256 bits) for an even b, so its
+// accumulator is the ymm code's `even` and `odd` side by side: every float lane sees the same
+// operations in the same order (fmadd(dw * da, float(isum), acc)), and the end is the same
+// hsum(even + odd). A lone last block updates the low half only (masked FMA). The int32 lanes are
+// the same exact sums as the ymm code's: every type uses unsigned values with an offset taken back
+// in integers (Q8_0 too: w + 128 as unsigned, minus 128 * sum4(a)), one vpdpbusd per output.
+#define AG_512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vnni")))
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which its uninitialized-use
+// analysis flags once inlined (a false positive: every lane is written).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace tile_512 {
+
+inline constexpr uintptr_t kPrefetchBytes = 4096;  // as the ymm tiles (dot_tile_body.h)
+
+// [f16 d0 x 8 | f16 d1 x 8] as floats: the broadcast scales of a block pair.
+AG_512 inline __m512 scale_pair(uint16_t d0, uint16_t d1) {
+  return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<short>(d1)),
+                                          _mm_set1_epi16(static_cast<short>(d0))));
+}
+
+AG_512 inline __m512i join(__m256i lo, __m256i hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+// The unsigned values of one weight block (in the low half) and of a block pair, with the offset
+// that turns them back into the signed weights.
+template <class K>
+struct Values512;
+
+template <>
+struct Values512<TileQ4_0> {
+  static constexpr int kOffset = 8;
+  AG_512 static __m512i one(const BlockQ4_0& w) { return _mm512_zextsi256_si512(unpack_nibbles(w.qs)); }
+  AG_512 static __m512i pair(const BlockQ4_0* w) {
+    // [qs0 | qs1] -> [qs0, qs1, qs0 >> 4, qs1 >> 4] -> 128-bit lanes reordered to
+    // [qs0, qs0 >> 4, qs1, qs1 >> 4] -> masked to nibbles: each half is unpack_nibbles' layout.
+    const __m256i p = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w[1].qs),
+                                          reinterpret_cast<const __m128i*>(w[0].qs));
+    const __m512i z = join(p, _mm256_srli_epi16(p, 4));
+    return _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)),
+                            _mm512_set1_epi8(0x0F));
+  }
+};
+
+template <>
+struct Values512<TileQ5_0> {
+  static constexpr int kOffset = 16;
+  AG_512 static __m512i one(const BlockQ5_0& w) { return _mm512_zextsi256_si512(TileQ5_0::values(w)); }
+  AG_512 static __m512i pair(const BlockQ5_0* w) {
+    return join(TileQ5_0::values(w[0]), TileQ5_0::values(w[1]));
+  }
+};
+
+template <>
+struct Values512<TileQ8_0> {
+  static constexpr int kOffset = 128;  // w + 128 in 0..255 (w = -128 included)
+  AG_512 static __m512i one(const BlockQ8_0& w) {
+    return _mm512_zextsi256_si512(_mm256_xor_si256(load_i8x32(w.qs), _mm256_set1_epi8(static_cast<char>(0x80))));
+  }
+  AG_512 static __m512i pair(const BlockQ8_0* w) {
+    return _mm512_xor_si512(join(load_i8x32(w[0].qs), load_i8x32(w[1].qs)),
+                            _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+};
+
+// Blocks b and b + 1 (kPair) or block b alone (low half) of every output of the tile.
+template <class K, int R, int C, bool kPair>
+AG_512 inline void dot_tile_step(const typename K::W* const* wr, const BlockQ8_0* const* ac,
+                                 int64_t b, __m512 (&acc)[R][C]) {
+  using V = Values512<K>;
+  const __m512i offset = _mm512_set1_epi8(static_cast<char>(V::kOffset));
+  __m512i av[C];
+  __m512i corr[C];  // -offset * sum4(a): the vpdpbusd starting value
+  __m512 da[C];
+  for (int c = 0; c < C; ++c) {
+    if constexpr (kPair) {
+      av[c] = join(load_i8x32(ac[c][b].qs), load_i8x32(ac[c][b + 1].qs));
+      da[c] = scale_pair(ac[c][b].d, ac[c][b + 1].d);
+    } else {
+      av[c] = _mm512_zextsi256_si512(load_i8x32(ac[c][b].qs));
+      da[c] = scale_pair(ac[c][b].d, ac[c][b].d);
+    }
+    corr[c] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, av[c]));
+  }
+  for (int r = 0; r < R; ++r) {
+    const typename K::W* w = wr[r] + b;
+    const __m512 dw = kPair ? scale_pair(w[0].d, w[1].d) : scale_pair(w[0].d, w[0].d);
+    const __m512i v = kPair ? V::pair(w) : V::one(w[0]);
+    for (int c = 0; c < C; ++c) {
+      const __m512 x = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr[c], v, av[c]));
+      if constexpr (kPair) {
+        acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[c]), x, acc[r][c]);
+      } else {
+        acc[r][c] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(dw, da[c]), x, acc[r][c], 0x00FF);
+      }
+    }
+  }
+}
+
+template <class K, int R, int C>
+AG_512 void dot_tile(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* a,
+                     size_t a_stride, float* y, size_t y_stride) {
+  using W = typename K::W;
+  const int64_t nb = n / 32;
+  __m512 acc[R][C];  // [even block lanes | odd block lanes]
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  const W* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = reinterpret_cast<const W*>(w + static_cast<size_t>(r) * w_stride);
+  const BlockQ8_0* ac[C];
+  for (int c = 0; c < C; ++c)
+    ac[c] = reinterpret_cast<const BlockQ8_0*>(a + static_cast<size_t>(c) * a_stride);
+  // Weight prefetches a few tiles ahead, as the ymm tiles (see dot_tile_body.h).
+  const uintptr_t tile_bytes = static_cast<uintptr_t>(R) * w_stride;
+  const uintptr_t ahead =
+      w_stride == 0 ? 0 : tile_bytes * std::max<uintptr_t>(2, (kPrefetchBytes + tile_bytes - 1) / tile_bytes);
+  uintptr_t next[R];
+  for (int r = 0; r < R; ++r) next[r] = reinterpret_cast<uintptr_t>(wr[r]) + ahead;
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    for (int r = 0; r < R; ++r)
+      _mm_prefetch(reinterpret_cast<const char*>(next[r] + static_cast<uintptr_t>(b) * sizeof(W)), _MM_HINT_T0);
+    dot_tile_step<K, R, C, true>(wr, ac, b, acc);
+  }
+  if (b < nb) dot_tile_step<K, R, C, false>(wr, ac, b, acc);
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      const __m256 even = _mm512_castps512_ps256(acc[r][c]);
+      const __m256 odd = _mm512_extractf32x8_ps(acc[r][c], 1);
+      y[static_cast<size_t>(c) * y_stride + static_cast<size_t>(r)] = hsum(_mm256_add_ps(even, odd));
+    }
+  }
+}
+
+template <class K>
+AG_512 void dot_tiles(int64_t n, const void* w_in, size_t w_stride, int n_w, const void* a_in,
+                      size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
+                      int max_cols) {
+  const auto* w = static_cast<const uint8_t*>(w_in);
+  const auto* a = static_cast<const uint8_t*>(a_in);
+  using Fn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, size_t);
+  static constexpr Fn kTable[4][4] = {
+      {dot_tile<K, 1, 1>, dot_tile<K, 1, 2>, dot_tile<K, 1, 3>, dot_tile<K, 1, 4>},
+      {dot_tile<K, 2, 1>, dot_tile<K, 2, 2>, dot_tile<K, 2, 3>, dot_tile<K, 2, 4>},
+      {dot_tile<K, 3, 1>, dot_tile<K, 3, 2>, dot_tile<K, 3, 3>, dot_tile<K, 3, 4>},
+      {dot_tile<K, 4, 1>, dot_tile<K, 4, 2>, dot_tile<K, 4, 3>, dot_tile<K, 4, 4>},
+  };
+  max_rows = std::clamp(max_rows, 1, 4);
+  max_cols = std::clamp(max_cols, 1, 4);
+  for (int c0 = 0; c0 < n_a; c0 += max_cols) {
+    const int nc = std::min(max_cols, n_a - c0);
+    for (int r0 = 0; r0 < n_w; r0 += max_rows) {
+      const int nr = std::min(max_rows, n_w - r0);
+      kTable[nr - 1][nc - 1](n, w + static_cast<size_t>(r0) * w_stride, w_stride,
+                             a + static_cast<size_t>(c0) * a_stride, a_stride,
+                             y + static_cast<size_t>(c0) * y_stride + static_cast<size_t>(r0),
+                             y_stride);
+    }
+  }
+}
+
+}  // namespace tile_512
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// The instruction sets this CPU has (read once; AUTOGLM_FORCE_SCALAR=1 clears them with the rest).
 bool use_vnni() {
   static const bool vnni = cpu_features().avxvnni;
   return vnni;
+}
+bool use_avx512_vnni() {
+  static const bool avx512 = [] {
+    const auto& f = cpu_features();
+    return f.avx512f && f.avx512bw && f.avx512vnni;
+  }();
+  return avx512;
+}
+TileIsa best_tile_isa() {
+  static const TileIsa isa = use_avx512_vnni() ? TileIsa::kAvx512Vnni
+                             : use_vnni()      ? TileIsa::kAvxVnni
+                                               : TileIsa::kAvx2;
+  return isa;
 }
 
 template <class K>
@@ -443,13 +630,19 @@ AG_AVX2 float vec_dot_tile(int64_t n, const void* row, const void* act) {
 }
 
 template <class K>
-AG_AVX2 void dot_tiles_dispatch(bool vnni, int64_t n, const void* w, size_t w_stride, int n_w,
+AG_AVX2 void dot_tiles_dispatch(TileIsa isa, int64_t n, const void* w, size_t w_stride, int n_w,
                                 const void* a, size_t a_stride, int n_a, float* y,
                                 size_t y_stride, int max_rows, int max_cols) {
-  if (vnni) {
-    tile_vnni::dot_tiles<K>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows, max_cols);
-  } else {
-    tile_avx2::dot_tiles<K>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows, max_cols);
+  switch (isa) {
+    case TileIsa::kAvx512Vnni:
+      return tile_512::dot_tiles<K>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows,
+                                    max_cols);
+    case TileIsa::kAvxVnni:
+      return tile_vnni::dot_tiles<K>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows,
+                                     max_cols);
+    case TileIsa::kAvx2:
+      return tile_avx2::dot_tiles<K>(n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows,
+                                     max_cols);
   }
 }
 
@@ -474,39 +667,54 @@ AG_AVX2 float vec_dot_q8_0(int64_t n, const void* row, const void* act) {
 AG_AVX2 void dot_tile_q4_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
                            size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
                            int max_cols) {
-  dot_tiles_dispatch<TileQ4_0>(use_vnni(), n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
-                               max_rows, max_cols);
+  dot_tiles_dispatch<TileQ4_0>(best_tile_isa(), n, w, w_stride, n_w, a, a_stride, n_a, y,
+                               y_stride, max_rows, max_cols);
 }
 AG_AVX2 void dot_tile_q5_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
                            size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
                            int max_cols) {
-  dot_tiles_dispatch<TileQ5_0>(use_vnni(), n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
-                               max_rows, max_cols);
+  dot_tiles_dispatch<TileQ5_0>(best_tile_isa(), n, w, w_stride, n_w, a, a_stride, n_a, y,
+                               y_stride, max_rows, max_cols);
 }
 AG_AVX2 void dot_tile_q8_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
                            size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
                            int max_cols) {
-  dot_tiles_dispatch<TileQ8_0>(use_vnni(), n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
-                               max_rows, max_cols);
+  dot_tiles_dispatch<TileQ8_0>(best_tile_isa(), n, w, w_stride, n_w, a, a_stride, n_a, y,
+                               y_stride, max_rows, max_cols);
 }
 
+bool dot_tile_isa_available(TileIsa isa) {
+  switch (isa) {
+    case TileIsa::kAvx2: return cpu_has_avx2_fma();
+    case TileIsa::kAvxVnni: return cpu_has_avx2_fma() && use_vnni();
+    case TileIsa::kAvx512Vnni: return cpu_has_avx2_fma() && use_avx512_vnni();
+  }
+  return false;
+}
 
+const char* tile_isa_name(TileIsa isa) {
+  switch (isa) {
+    case TileIsa::kAvx2: return "avx2";
+    case TileIsa::kAvxVnni: return "avxvnni";
+    case TileIsa::kAvx512Vnni: return "avx512vnni";
+  }
+  return "?";
+}
 
-bool dot_tiles_use_vnni() { return use_vnni(); }
-
-void dot_tile_isa(DType type, bool vnni, int64_t n, const void* w, size_t w_stride, int n_w,
+void dot_tile_isa(DType type, TileIsa isa, int64_t n, const void* w, size_t w_stride, int n_w,
                   const void* a, size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
                   int max_cols) {
-  AG_CHECK(!vnni || use_vnni(), "AVX-VNNI tiles requested on a CPU without AVX-VNNI");
+  AG_CHECK(dot_tile_isa_available(isa), "dot tiles on %s requested on a CPU without it",
+           tile_isa_name(isa));
   switch (type) {
     case DType::Q4_0:
-      return dot_tiles_dispatch<TileQ4_0>(vnni, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
+      return dot_tiles_dispatch<TileQ4_0>(isa, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
                                           max_rows, max_cols);
     case DType::Q5_0:
-      return dot_tiles_dispatch<TileQ5_0>(vnni, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
+      return dot_tiles_dispatch<TileQ5_0>(isa, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
                                           max_rows, max_cols);
     case DType::Q8_0:
-      return dot_tiles_dispatch<TileQ8_0>(vnni, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
+      return dot_tiles_dispatch<TileQ8_0>(isa, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride,
                                           max_rows, max_cols);
     default:
       AG_CHECK(false, "no dot tile for this type");

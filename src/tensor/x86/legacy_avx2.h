@@ -55,12 +55,18 @@ void dot_tile_q5_0(int64_t n, const void* w, size_t w_stride, int n_w, const voi
 void dot_tile_q8_0(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
                    size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows, int max_cols);
 
-// The tiles (and the three vec_dots above) use AVX-VNNI's vpdpbusd instead of maddubs + madd when
-// the CPU has it: one instruction per 4-product lane sum, the same exact int32 lanes, so the same
-// bits. For tests: whether VNNI is in use, and a tile of `type` (Q4_0, Q5_0, Q8_0) on a chosen
-// instruction set (vnni only where dot_tiles_use_vnni()).
-bool dot_tiles_use_vnni();
-void dot_tile_isa(DType type, bool vnni, int64_t n, const void* w, size_t w_stride, int n_w,
+// The tiles run on the best of three instruction sets this CPU has, all giving the same bits:
+// - kAvx512Vnni (avx512f + avx512bw + avx512vnni): zmm registers hold two consecutive blocks (the
+//   even block in the low half, the odd one in the high half: the two accumulators of the ymm
+//   code side by side), vpdpbusd on 64 bytes; twice the work per instruction and 32 registers, so
+//   the 4 x 4 tile's 16 accumulators no longer spill;
+// - kAvxVnni: ymm vpdpbusd; kAvx2: maddubs + madd. Same exact int32 lanes as vpdpbusd.
+// The vec_dots above use the ymm code (kAvxVnni or kAvx2). For tests and benchmarks: run a tile of
+// `type` (Q4_0, Q5_0, Q8_0) on a chosen instruction set (only where dot_tile_isa_available()).
+enum class TileIsa { kAvx2, kAvxVnni, kAvx512Vnni };
+bool dot_tile_isa_available(TileIsa isa);
+const char* tile_isa_name(TileIsa isa);  // "avx2", "avxvnni", "avx512vnni"
+void dot_tile_isa(DType type, TileIsa isa, int64_t n, const void* w, size_t w_stride, int n_w,
                   const void* a, size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
                   int max_cols);
 
