@@ -175,7 +175,8 @@ AG_TARGET_AVX2 float dot_f32_avx2(int n, const float* x, const float* y) {
     a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
   }
   float sum = reduce4(a0, a1, a2, a3);
-  for (int i = np; i < n; ++i) sum += x[i] * y[i];
+  // ggml's C tail `sumf += x[i]*y[i]` is contracted to an FMA when built with -march=native
+  for (int i = np; i < n; ++i) sum = std::fma(x[i], y[i], sum);
   return sum;
 }
 
@@ -198,7 +199,7 @@ AG_TARGET_AVX2 void axpy_f32_avx2(int n, float a, const float* x, float* y) {
   int i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);  // each element as the vector lanes
 }
 
 AG_TARGET_AVX2 void axpy_f16_avx2(int n, float a, const uint16_t* x, float* y) {
@@ -206,7 +207,7 @@ AG_TARGET_AVX2 void axpy_f16_avx2(int n, float a, const uint16_t* x, float* y) {
   int i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * _cvtsh_ss(x[i]);
+  for (; i < n; ++i) y[i] = std::fma(a, _cvtsh_ss(x[i]), y[i]);
 }
 
 AG_TARGET_AVX2 void f32_to_f16_avx2(int n, const float* x, uint16_t* y) {
