@@ -444,9 +444,11 @@ namespace tile_512 {
 inline constexpr uintptr_t kPrefetchBytes = 4096;  // as the ymm tiles (dot_tile_body.h)
 
 // [f16 d0 x 8 | f16 d1 x 8] as floats: the broadcast scales of a block pair.
+// Both halves converted at once (lanes 0, 1 of an xmm), then spread by one permute.
 AG_512 inline __m512 scale_pair(uint16_t d0, uint16_t d1) {
-  return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<short>(d1)),
-                                          _mm_set1_epi16(static_cast<short>(d0))));
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
+  return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                               _mm512_castps128_ps512(f));
 }
 
 AG_512 inline __m512i join(__m256i lo, __m256i hi) {
