@@ -4,7 +4,9 @@ train.bin: uint16 ids, files in order, each cut at line boundaries into segments
 SEGMENT_CHARS characters; FIM_RATE of the segments are rewritten as fill-in-the-middle examples
 in PSM order (<|fim_prefix|> pre <|fim_suffix|> suf <|fim_middle|> mid <|endoftext|>) with two
 random split points, the others are written as they are; <|endoftext|> ends every file.
-heldout.bin: the held-out files as they are, each followed by <|endoftext|>."""
+heldout.bin: the held-out files as they are, each followed by <|endoftext|>.
+With --short-docstrings (3rd argument), every multi-line docstring of the training files is cut to
+its summary line first (short_docstrings.py); the held-out files stay as they are."""
 import array
 import os
 import random
@@ -12,6 +14,7 @@ import sys
 
 import bpe
 import corpus
+import short_docstrings
 
 SEGMENT_CHARS = 1200
 FIM_RATE = 0.25
@@ -33,6 +36,8 @@ def segments(text):
 def main():
     enc = bpe.load(sys.argv[1])
     out_dir = sys.argv[2]
+    short = sys.argv[3:] == ["--short-docstrings"]
+    assert len(sys.argv) == 3 or short, "usage: prepare_data.py TOKENIZER.json OUT_DIR [--short-docstrings]"
     os.makedirs(out_dir, exist_ok=True)
     eot, pre, mid, suf = (enc.tok_id[s] for s in
                           ("<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"))
@@ -41,7 +46,8 @@ def main():
     ids = array.array("H")
     n_fim = n_seg = 0
     for rel in train_files:
-        for seg in segments(corpus.read(rel)):
+        text = corpus.read(rel)
+        for seg in segments(short_docstrings.shorten(text) if short else text):
             n_seg += 1
             if rng.random() < FIM_RATE and len(seg) > 2:
                 a, b = sorted(rng.sample(range(len(seg) + 1), 2))
