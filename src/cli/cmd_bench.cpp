@@ -143,9 +143,12 @@ int run(int argc, char** argv) {
     if (!model) return fail(model.error().message);
     const perf::ModelCost cost = perf::model_cost((*model)->file());
     // Which dot kernels run (AUTOGLM_FORCE_SCALAR=1 clears every feature, so it reads "scalar").
-    const std::string kernels = !cpu_has_avx2_fma()         ? "scalar"
-                                : cpu_features().avxvnni ? "AVX2+AVX-VNNI"
-                                                         : "AVX2";
+    // The same tests as the dot tiles' dispatch (tensor/x86/legacy_avx2.cpp).
+    const auto& f = cpu_features();
+    const std::string kernels = !cpu_has_avx2_fma()                      ? "scalar"
+                                : f.avx512f && f.avx512bw && f.avx512vnni ? "AVX2+AVX-512 VNNI"
+                                : f.avxvnni                               ? "AVX2+AVX-VNNI"
+                                                                          : "AVX2";
     text += fmt::format("model: {} ({:.1f} MiB read per token, {} params, {} kernels)\n\n",
                         o.model_path, static_cast<double>(cost.weights_bytes) / (1 << 20),
                         human_params(cost.n_params), kernels);
