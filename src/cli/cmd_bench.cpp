@@ -64,6 +64,7 @@ struct Options {
   int n_prompt = 128;
   int n_gen = 64;
   int n_threads = 0;
+  bool pin_threads = false;
   int reps = 5;
   bool json = false;
   bool membw = false;
@@ -82,6 +83,7 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0, 1 << 16));
   app.add_option("-t,--threads", o.n_threads, "threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
+  app.add_flag("--pin-threads", o.pin_threads, "bind thread i of the forward pass to the i-th CPU the process may use");
   app.add_option("-r,--repetitions", o.reps, "timed repetitions of each test")
       ->check(CLI::Range(1, 1000));
   app.add_flag("--json", o.json, "print a JSON list of result objects instead of Markdown");
@@ -139,7 +141,7 @@ int run(int argc, char** argv) {
 
   std::vector<perf::SweepPlotPoint> plot;
   if (!o.model_path.empty()) {
-    auto model = Model::load(o.model_path, {.n_threads = o.n_threads});
+    auto model = Model::load(o.model_path, {.n_threads = o.n_threads, .pin_threads = o.pin_threads});
     if (!model) return fail(model.error().message);
     const perf::ModelCost cost = perf::model_cost((*model)->file());
     // Which dot kernels run (AUTOGLM_FORCE_SCALAR=1 clears every feature, so it reads "scalar").

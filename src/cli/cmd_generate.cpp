@@ -85,7 +85,7 @@ int run(int argc, char** argv) {
   PromptArgs prompt;
   int n_predict = 128, n_ctx = 0, n_threads = 0, n_logprobs = -1, n_batch = 512;
   uint64_t seed = 0;
-  bool seed_given = false, json = false;
+  bool seed_given = false, json = false, pin_threads = false, mlock = false;
   SamplingParams sp;
   // llama.cpp's defaults for the truncation stages
   sp.temperature = 0.8f;
@@ -138,6 +138,8 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 24));
   app.add_option("--batch", n_batch, "prompt tokens per forward step")->check(CLI::Range(1, 1 << 16));
   app.add_option("-t,--threads", n_threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_flag("--pin-threads", pin_threads, "bind thread i to the i-th CPU the process may use");
+  app.add_flag("--mlock", mlock, "lock the model's pages in RAM (a failure is a warning; see `ulimit -l`)");
   app.add_flag("--json", json, "print one JSON object instead of streaming text");
   try {
     app.parse(argc, argv);
@@ -157,8 +159,11 @@ int run(int argc, char** argv) {
     model_path = *resolved;
   }
   const auto t_load = Clock::now();
-  auto model = Model::load(model_path, {.n_threads = n_threads});
+  auto model = Model::load(model_path, {.n_threads = n_threads, .pin_threads = pin_threads});
   if (!model) return fail(model.error().message);
+  if (mlock)
+    if (Status st = (*model)->lock_weights(); !st.ok())
+      std::fprintf(stderr, "warning: %s\n", st.error().message.c_str());
   auto tokenizer = tok::Tokenizer::from_gguf((*model)->file());
   if (!tokenizer) return fail(tokenizer.error().message);
   const double load_ms = ms_since(t_load);
@@ -241,7 +246,8 @@ int run(int argc, char** argv) {
                       {"gen_n", completion.size()},
                       {"gen_ms", gen_ms},
                       {"gen_tok_s", gen_ms > 0 ? n_gen * 1000.0 / gen_ms : 0.0},
-                      {"threads", n_threads}};
+                      {"threads", n_threads},
+                      {"threads_pinned", (*model)->n_pinned_threads()}};
     // invalid UTF-8 cannot occur (StreamDecoder repairs it); replace rather than throw regardless
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
@@ -258,10 +264,11 @@ int run(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "load %.0f ms | prompt %zu tokens, %.1f ms, %.1f tok/s | generation %zu tokens, "
-               "%.1f ms, %.1f tok/s | %d threads\n",
+               "%.1f ms, %.1f tok/s | %d threads%s\n",
                load_ms, prompt_tokens.size(), prompt_ms,
                prompt_ms > 0 ? n_prompt * 1000.0 / prompt_ms : 0.0, completion.size(), gen_ms,
-               gen_ms > 0 ? n_gen * 1000.0 / gen_ms : 0.0, n_threads);
+               gen_ms > 0 ? n_gen * 1000.0 / gen_ms : 0.0, n_threads,
+               pin_threads ? fmt::format(" ({} pinned)", (*model)->n_pinned_threads()).c_str() : "");
   return 0;
 }
 

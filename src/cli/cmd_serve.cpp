@@ -113,6 +113,8 @@ int run(int argc, char** argv) {
   app.add_option("--kv-block-size", s.kv_block_size, "tokens per KV block")->check(CLI::Range(1, 4096));
   app.add_option("--kv-type", s.kv_type, "KV element type: f16 or f32");
   app.add_option("-t,--threads", s.threads, "forward-pass threads (default: all cores)")->check(CLI::Range(0, 1024));
+  app.add_flag("--pin-threads", s.pin_threads, "bind forward-pass thread i to the i-th CPU the process may use");
+  app.add_flag("--mlock", s.mlock, "lock the model's pages in RAM (a failure is a warning; see `ulimit -l`)");
   app.add_option("--max-batch-tokens", s.scheduler.max_batch_tokens, "token rows per engine step")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--background-batch-tokens", s.scheduler.background_batch_tokens,
@@ -221,8 +223,10 @@ int run(int argc, char** argv) {
   if (!port.ok()) return fail(port.error().message);
   log_line(fmt::format("listening on http://{}:{} (loading {})", s.server.host, *port, s.model));
 
-  auto model = Model::load(s.model, ModelOptions{s.threads, kv_type});
+  auto model = Model::load(s.model, ModelOptions{s.threads, kv_type, s.pin_threads});
   if (!model.ok()) return fail(model.error().message);
+  if (s.mlock)
+    if (Status st = (*model)->lock_weights(); !st.ok()) log_line("warning: " + st.error().message);
   const HParams& hp = (*model)->hparams();
   auto tokenizer = tok::Tokenizer::from_gguf((*model)->file());
   if (!tokenizer.ok()) return fail(tokenizer.error().message);

@@ -1,5 +1,10 @@
 #include "core/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstring>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define AG_CPU_RELAX() _mm_pause()
@@ -13,12 +18,47 @@ namespace {
 // About 20-50 µs of spinning on current x86 cores: long enough to bridge the gap between two ops
 // of one forward pass, short enough not to burn a core while the server is idle.
 constexpr int kSpinIterations = 1 << 14;
+
+// The CPUs this process may run on, in increasing order (empty when the mask cannot be read).
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  return cpus;
+}
+
+bool pin_current_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+ThreadPool::ThreadPool(int n_threads, bool pin_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   next_share_.store(n_threads_, std::memory_order_relaxed);  // nothing to claim before a job
+  if (pin_threads) {
+    const std::vector<int> cpus = allowed_cpus();
+    cpu_set_t mask;
+    if (!cpus.empty() && pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask) == 0) {
+      caller_ = pthread_self();
+      caller_mask_.resize(sizeof(mask));
+      std::memcpy(caller_mask_.data(), &mask, sizeof(mask));
+      for (int i = 0; i < n_threads_; ++i) pin_cpus_.push_back(cpus[static_cast<size_t>(i) % cpus.size()]);
+      if (pin_current_thread(pin_cpus_[0])) n_pinned_.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 1; i < n_threads_; ++i) {
+    const int cpu = pin_cpus_.empty() ? -1 : pin_cpus_[static_cast<size_t>(i)];
+    workers_.emplace_back([this, cpu] {
+      if (cpu >= 0 && pin_current_thread(cpu)) n_pinned_.fetch_add(1, std::memory_order_acq_rel);
+      worker_loop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -26,6 +66,11 @@ ThreadPool::~ThreadPool() {
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
+  if (!caller_mask_.empty()) {
+    cpu_set_t mask;
+    std::memcpy(&mask, caller_mask_.data(), sizeof(mask));
+    pthread_setaffinity_np(caller_, sizeof(mask), &mask);
+  }
 }
 
 void ThreadPool::run_erased(JobFn fn, void* ctx) {

@@ -12,6 +12,8 @@
 // for it (measured: 2 threads 6x slower than 1 under a load average of 10). With claiming, the op
 // finishes at worst at single-thread speed. Which thread runs a share never changes what it
 // computes, so results are unchanged.
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -22,12 +24,18 @@ namespace ag {
 class ThreadPool {
  public:
   // n_threads >= 1 counts the caller. n_threads == 1 runs everything inline.
-  explicit ThreadPool(int n_threads);
+  // pin_threads: thread i (the caller is 0) is bound to the i-th CPU of the process's affinity
+  // mask (wrapping around), so the scheduler never migrates a thread and its caches (--pin-threads,
+  // like llama.cpp's --cpu-strict); the creating thread's own mask is restored when the pool is destroyed (that thread must outlive
+  // the pool, as the thread that loads a model does).
+  explicit ThreadPool(int n_threads, bool pin_threads = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  // Threads that were bound to one CPU (0 without pin_threads or where the OS refused).
+  int n_pinned() const { return n_pinned_.load(std::memory_order_acquire); }
 
   // Calls fn(ith, nth) once for each ith in 0..nth-1 (nth = size()) and returns when all are done.
   // Different ith may run on the same OS thread one after the other, so fn must not wait for
@@ -66,6 +74,10 @@ class ThreadPool {
   alignas(64) std::atomic<int> next_share_{0};       // next unclaimed ith of the current job
   alignas(64) std::atomic<int> n_done_{0};           // shares of the current job finished
   std::atomic<bool> stop_{false};
+  std::atomic<int> n_pinned_{0};
+  std::vector<int> pin_cpus_;            // [n_threads] CPU of thread i; empty: not pinned
+  std::vector<uint8_t> caller_mask_;     // the caller's affinity mask before pinning (cpu_set_t)
+  pthread_t caller_{};                   // the thread that made the pool (thread 0)
 };
 
 }  // namespace ag

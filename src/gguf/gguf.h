@@ -111,7 +111,8 @@ class File {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* tensor(std::string_view name) const;
 
-  // The mapping (empty for parse()); exposes mlock for --mlock.
+  // The mapping (none for parse(): check has_mapping()); exposes mlock for --mlock.
+  bool has_mapping() const { return mapping_ != nullptr; }
   MappedFile& mapping() { return *mapping_; }
 
  private:

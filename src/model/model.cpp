@@ -45,6 +45,13 @@ Status Model::forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>
 
 Status Model::reserve_step(int64_t n_rows) { return impl_->reserve_step(n_rows); }
 
+Status Model::lock_weights() {
+  if (!impl_->file.has_mapping()) return {};  // parsed from memory: nothing to lock
+  return impl_->file.mapping().lock();
+}
+
+int Model::n_pinned_threads() const { return impl_->n_pinned_threads(); }
+
 // --- ModelImpl ---------------------------------------------------------------------------------
 
 namespace {
@@ -64,7 +71,7 @@ ModelImpl::ModelImpl(gguf::File file_in, HParams hp_in, ModelWeights weights,
       hp(std::move(hp_in)),
       w(std::move(weights)),
       options(options_in),
-      pool_(options_in.n_threads) {
+      pool_(options_in.n_threads, options_in.pin_threads) {
   rope_.n_rot = hp.n_rot;
   rope_.base = hp.rope_base;
   rope_.freq_scale =

@@ -18,6 +18,7 @@ class KvCache;
 struct ModelOptions {
   int n_threads = 1;          // threads of the forward pass, the caller included
   DType kv_type = DType::F16;  // element type of KV caches made for this model (F16 or F32)
+  bool pin_threads = false;    // bind forward-pass thread i to the i-th allowed CPU (--pin-threads)
 };
 
 class ModelImpl;  // weights, thread pool and scratch buffers (model/model_impl.h)
@@ -53,6 +54,12 @@ class Model {
   // shows there, not mid-request) and the process's resident size no longer depends on how long
   // the first prompts are, so `autoglm plan`'s compute figure is what the process holds.
   Status reserve_step(int64_t n_rows);
+
+  // Locks the mapped file (the weights) in RAM with mlock (--mlock): no page of it is ever evicted
+  // and read back from disk under memory pressure. An error names RLIMIT_MEMLOCK when it fails.
+  Status lock_weights();
+  // Forward-pass threads bound to one CPU (options().pin_threads).
+  int n_pinned_threads() const;
 
  private:
   explicit Model(std::unique_ptr<ModelImpl> impl);

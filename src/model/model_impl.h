@@ -19,6 +19,7 @@ class ModelImpl {
 
   Status forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>& logits);
   Status reserve_step(int64_t n_rows);  // see Model::reserve_step
+  int n_pinned_threads() const { return pool_.n_pinned(); }
 
   gguf::File file;  // owns the mapping the weights point into
   HParams hp;

@@ -243,6 +243,10 @@ Status apply_config(const json& config, std::string_view label, ServeSettings& s
     } else if (key == "threads") {
       AG_TRY(auto x, r.integer(v, 0, 1024));
       s.threads = static_cast<int32_t>(x);
+    } else if (key == "pin_threads") {
+      AG_TRY(s.pin_threads, r.boolean(v));
+    } else if (key == "mlock") {
+      AG_TRY(s.mlock, r.boolean(v));
     } else if (key == "max_batch_tokens") {
       AG_TRY(auto x, r.integer(v, 1, 1 << 20));
       sc.max_batch_tokens = static_cast<int32_t>(x);

@@ -36,6 +36,8 @@ struct ServeSettings {
   int32_t kv_block_size = 16;
   std::string kv_type = "f16";
   int32_t threads = 0;  // forward-pass threads; 0: all cores
+  bool pin_threads = false;  // bind forward-pass thread i to the i-th allowed CPU
+  bool mlock = false;        // lock the model file's pages in RAM
   std::string chat_template;       // built-in name (chatml, llama3, ...)
   std::string chat_template_file;  // Jinja file
   // Queue policy patches: "default" or a level number → object of QueuePolicy fields.

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <atomic>
+#include <chrono>
 #include <numeric>
 #include <thread>
 #include <vector>
@@ -64,4 +67,35 @@ TEST(ThreadPool, ParallelForSumsUnderOversubscription) {
     });
     ASSERT_EQ(sum.load(), int64_t{10007} * 10006 / 2);
   }
+}
+
+namespace {
+int affinity_count() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;  // 0: the calling thread
+  return CPU_COUNT(&set);
+}
+}  // namespace
+
+TEST(ThreadPool, PinnedThreadsRunOnOneCpuAndTheCallersMaskComesBack) {
+  const int before = affinity_count();
+  ASSERT_GT(before, 0);
+  {
+    ag::ThreadPool pool(2, /*pin_threads=*/true);
+    // Workers pin themselves as they start: wait for both (the caller pins in the constructor).
+    for (int i = 0; i < 2000 && pool.n_pinned() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(pool.n_pinned(), 2);
+    std::atomic<int> unpinned{0};
+    for (int job = 0; job < 50; ++job)
+      pool.run([&](int, int) {
+        if (affinity_count() != 1) unpinned.fetch_add(1);
+      });
+    EXPECT_EQ(unpinned.load(), 0);
+    EXPECT_EQ(affinity_count(), 1) << "the caller is thread 0 of the pool";
+  }
+  EXPECT_EQ(affinity_count(), before) << "the caller's mask is restored with the pool";
+  ag::ThreadPool unpinned_pool(2);
+  EXPECT_EQ(unpinned_pool.n_pinned(), 0);
 }

@@ -92,6 +92,19 @@ TEST(Cli, GenerateStreamsTextAndTimings) {
   EXPECT_EQ(r.out, again.out);
 }
 
+TEST(Cli, GenerateWithMlockAndPinnedThreads) {
+  const RunResult r = run("generate -m " + quote(kModel) +
+                          " -p 'Once upon a time' -n 8 --temp 0 --json -t 2 --pin-threads --mlock");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto got = nlohmann::json::parse(r.out);
+  EXPECT_EQ(got["timings"]["threads"], 2);
+  EXPECT_EQ(got["timings"]["threads_pinned"], 2);
+  // Greedy tokens do not depend on pinning or locking.
+  const RunResult plain = run("generate -m " + quote(kModel) + " -p 'Once upon a time' -n 8 --temp 0 --json -t 2");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(nlohmann::json::parse(plain.out)["completion_tokens"], got["completion_tokens"]);
+}
+
 TEST(Cli, PerplexityLine) {
   const RunResult r = run("perplexity -m " + quote(kModel) + " -f " +
                           quote(kShared + "/reference/stories260K/ppl-text.txt") +
