@@ -386,6 +386,30 @@ AG_AVX2 inline float dot_row(int64_t n, const void* row, const void* act) {
 // two instructions cheaper per block than moving signs around. Q8_0 weights are signed: the sign
 // of w moves onto a (valid while no value is -128, which the Q8 quantizers never produce).
 
+// One R x C tile instantiation: (n, w, w_stride, a, a_stride, y, y_stride).
+using TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, size_t);
+
+// Cuts an n_w x n_a request into tiles of at most max_rows x max_cols (both clamped to 1..4) and
+// runs table[rows - 1][cols - 1] on each: the same for every ISA, only the table differs.
+inline void run_tiles(const TileFn (&table)[4][4], int64_t n, const void* w_in, size_t w_stride,
+                      int n_w, const void* a_in, size_t a_stride, int n_a, float* y,
+                      size_t y_stride, int max_rows, int max_cols) {
+  const auto* w = static_cast<const uint8_t*>(w_in);
+  const auto* a = static_cast<const uint8_t*>(a_in);
+  max_rows = std::clamp(max_rows, 1, 4);
+  max_cols = std::clamp(max_cols, 1, 4);
+  for (int c0 = 0; c0 < n_a; c0 += max_cols) {
+    const int nc = std::min(max_cols, n_a - c0);
+    for (int r0 = 0; r0 < n_w; r0 += max_rows) {
+      const int nr = std::min(max_rows, n_w - r0);
+      table[nr - 1][nc - 1](n, w + static_cast<size_t>(r0) * w_stride, w_stride,
+                            a + static_cast<size_t>(c0) * a_stride, a_stride,
+                            y + static_cast<size_t>(c0) * y_stride + static_cast<size_t>(r0),
+                            y_stride);
+    }
+  }
+}
+
 struct TileQ4_0 {
   using W = BlockQ4_0;
   static constexpr int kOffset = 8;
@@ -567,30 +591,16 @@ AG_512 void dot_tile(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t
 }
 
 template <class K>
-AG_512 void dot_tiles(int64_t n, const void* w_in, size_t w_stride, int n_w, const void* a_in,
+AG_512 void dot_tiles(int64_t n, const void* w, size_t w_stride, int n_w, const void* a,
                       size_t a_stride, int n_a, float* y, size_t y_stride, int max_rows,
                       int max_cols) {
-  const auto* w = static_cast<const uint8_t*>(w_in);
-  const auto* a = static_cast<const uint8_t*>(a_in);
-  using Fn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, size_t);
-  static constexpr Fn kTable[4][4] = {
+  static constexpr TileFn kTable[4][4] = {
       {dot_tile<K, 1, 1>, dot_tile<K, 1, 2>, dot_tile<K, 1, 3>, dot_tile<K, 1, 4>},
       {dot_tile<K, 2, 1>, dot_tile<K, 2, 2>, dot_tile<K, 2, 3>, dot_tile<K, 2, 4>},
       {dot_tile<K, 3, 1>, dot_tile<K, 3, 2>, dot_tile<K, 3, 3>, dot_tile<K, 3, 4>},
       {dot_tile<K, 4, 1>, dot_tile<K, 4, 2>, dot_tile<K, 4, 3>, dot_tile<K, 4, 4>},
   };
-  max_rows = std::clamp(max_rows, 1, 4);
-  max_cols = std::clamp(max_cols, 1, 4);
-  for (int c0 = 0; c0 < n_a; c0 += max_cols) {
-    const int nc = std::min(max_cols, n_a - c0);
-    for (int r0 = 0; r0 < n_w; r0 += max_rows) {
-      const int nr = std::min(max_rows, n_w - r0);
-      kTable[nr - 1][nc - 1](n, w + static_cast<size_t>(r0) * w_stride, w_stride,
-                             a + static_cast<size_t>(c0) * a_stride, a_stride,
-                             y + static_cast<size_t>(c0) * y_stride + static_cast<size_t>(r0),
-                             y_stride);
-    }
-  }
+  run_tiles(kTable, n, w, w_stride, n_w, a, a_stride, n_a, y, y_stride, max_rows, max_cols);
 }
 
 }  // namespace tile_512
