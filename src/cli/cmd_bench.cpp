@@ -65,6 +65,7 @@ struct Options {
   int n_gen = 64;
   int n_threads = 0;
   bool pin_threads = false;
+  bool no_repack = false;
   int reps = 5;
   bool json = false;
   bool membw = false;
@@ -84,6 +85,7 @@ int run(int argc, char** argv) {
   app.add_option("-t,--threads", o.n_threads, "threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   app.add_flag("--pin-threads", o.pin_threads, "bind thread i of the forward pass to the i-th CPU the process may use");
+  app.add_flag("--no-repack", o.no_repack, "use the weights in the file's layout (no repacking at load)");
   app.add_option("-r,--repetitions", o.reps, "timed repetitions of each test")
       ->check(CLI::Range(1, 1000));
   app.add_flag("--json", o.json, "print a JSON list of result objects instead of Markdown");
@@ -141,7 +143,9 @@ int run(int argc, char** argv) {
 
   std::vector<perf::SweepPlotPoint> plot;
   if (!o.model_path.empty()) {
-    auto model = Model::load(o.model_path, {.n_threads = o.n_threads, .pin_threads = o.pin_threads});
+    auto model = Model::load(o.model_path, {.n_threads = o.n_threads,
+                                            .pin_threads = o.pin_threads,
+                                            .repack = !o.no_repack});
     if (!model) return fail(model.error().message);
     const perf::ModelCost cost = perf::model_cost((*model)->file());
     // Which dot kernels run (AUTOGLM_FORCE_SCALAR=1 clears every feature, so it reads "scalar").
@@ -151,16 +155,20 @@ int run(int argc, char** argv) {
                                 : f.avx512f && f.avx512bw && f.avx512vnni ? "AVX2+AVX-512 VNNI"
                                 : f.avxvnni                               ? "AVX2+AVX-VNNI"
                                                                           : "AVX2";
-    text += fmt::format("model: {} ({:.1f} MiB read per token, {} params, {} kernels)\n\n",
+    const int n_packed = (*model)->n_packed_matrices();
+    const std::string repacked =
+        n_packed == 0 ? "" : fmt::format(", {} matrices repacked at load", n_packed);
+    text += fmt::format("model: {} ({:.1f} MiB read per token, {} params, {} kernels{})\n\n",
                         o.model_path, static_cast<double>(cost.weights_bytes) / (1 << 20),
-                        human_params(cost.n_params), kernels);
+                        human_params(cost.n_params), kernels, repacked);
     text += "| test | threads | tok/s (median) | min | max | GFLOP/s | % FMA peak | % bw bound |\n";
     text += "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
     auto base_object = [&](const std::string& test, const perf::Summary& s) {
       return nlohmann::json{{"test", test}, {"threads", o.n_threads}, {"reps", o.reps},
                             {"tok_per_s", s.median}, {"tok_per_s_min", s.min},
                             {"tok_per_s_max", s.max}, {"weights_bytes", cost.weights_bytes},
-                            {"n_params", cost.n_params}, {"kernels", kernels}};
+                            {"n_params", cost.n_params}, {"kernels", kernels},
+                            {"repacked_matrices", n_packed}};
     };
     if (o.n_prompt > 0) {
       auto rates = perf::bench_prompt(**model, o.n_prompt, o.reps);

@@ -85,7 +85,8 @@ int run(int argc, char** argv) {
   PromptArgs prompt;
   int n_predict = 128, n_ctx = 0, n_threads = 0, n_logprobs = -1, n_batch = 512;
   uint64_t seed = 0;
-  bool seed_given = false, json = false, pin_threads = false, mlock = false;
+  bool seed_given = false, json = false, pin_threads = false, mlock = false,
+       no_repack = false;
   SamplingParams sp;
   // llama.cpp's defaults for the truncation stages
   sp.temperature = 0.8f;
@@ -140,6 +141,7 @@ int run(int argc, char** argv) {
   app.add_option("-t,--threads", n_threads, "threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_flag("--pin-threads", pin_threads, "bind thread i to the i-th CPU the process may use");
   app.add_flag("--mlock", mlock, "lock the model's pages in RAM (a failure is a warning; see `ulimit -l`)");
+  app.add_flag("--no-repack", no_repack, "use the weights in the file's layout (no repacking at load)");
   app.add_flag("--json", json, "print one JSON object instead of streaming text");
   try {
     app.parse(argc, argv);
@@ -159,7 +161,8 @@ int run(int argc, char** argv) {
     model_path = *resolved;
   }
   const auto t_load = Clock::now();
-  auto model = Model::load(model_path, {.n_threads = n_threads, .pin_threads = pin_threads});
+  auto model = Model::load(model_path,
+                           {.n_threads = n_threads, .pin_threads = pin_threads, .repack = !no_repack});
   if (!model) return fail(model.error().message);
   if (mlock)
     if (Status st = (*model)->lock_weights(); !st.ok())
@@ -247,7 +250,8 @@ int run(int argc, char** argv) {
                       {"gen_ms", gen_ms},
                       {"gen_tok_s", gen_ms > 0 ? n_gen * 1000.0 / gen_ms : 0.0},
                       {"threads", n_threads},
-                      {"threads_pinned", (*model)->n_pinned_threads()}};
+                      {"threads_pinned", (*model)->n_pinned_threads()},
+                      {"repacked_matrices", (*model)->n_packed_matrices()}};
     // invalid UTF-8 cannot occur (StreamDecoder repairs it); replace rather than throw regardless
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;

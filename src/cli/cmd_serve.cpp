@@ -115,6 +115,7 @@ int run(int argc, char** argv) {
   app.add_option("-t,--threads", s.threads, "forward-pass threads (default: all cores)")->check(CLI::Range(0, 1024));
   app.add_flag("--pin-threads", s.pin_threads, "bind forward-pass thread i to the i-th CPU the process may use");
   app.add_flag("--mlock", s.mlock, "lock the model's pages in RAM (a failure is a warning; see `ulimit -l`)");
+  app.add_flag("!--no-repack", s.repack, "use the weights in the file's layout (no repacking at load)");
   app.add_option("--max-batch-tokens", s.scheduler.max_batch_tokens, "token rows per engine step")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--background-batch-tokens", s.scheduler.background_batch_tokens,
@@ -223,7 +224,7 @@ int run(int argc, char** argv) {
   if (!port.ok()) return fail(port.error().message);
   log_line(fmt::format("listening on http://{}:{} (loading {})", s.server.host, *port, s.model));
 
-  auto model = Model::load(s.model, ModelOptions{s.threads, kv_type, s.pin_threads});
+  auto model = Model::load(s.model, ModelOptions{s.threads, kv_type, s.pin_threads, s.repack});
   if (!model.ok()) return fail(model.error().message);
   if (s.mlock)
     if (Status st = (*model)->lock_weights(); !st.ok()) log_line("warning: " + st.error().message);

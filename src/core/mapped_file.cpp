@@ -73,4 +73,13 @@ Status MappedFile::lock() {
   return {};
 }
 
+Status MappedFile::lock_range(const uint8_t* begin, size_t n) {
+  if (n == 0) return {};
+  if (begin < data_ || n > size_ || begin > data_ + (size_ - n))
+    return error("{}: lock range outside the mapping", path_);
+  if (mlock(begin, n) != 0)  // mlock rounds to whole pages itself
+    return error("{}: mlock of {} bytes failed: {} (see `ulimit -l`)", path_, n, std::strerror(errno));
+  return {};
+}
+
 }  // namespace ag

@@ -28,6 +28,8 @@ class MappedFile {
 
   // Locks the pages in RAM (--mlock). Returns an error naming the limit when it fails.
   Status lock();
+  // Locks the pages of [begin, begin + n), a range inside the mapping.
+  Status lock_range(const uint8_t* begin, size_t n);
 
  private:
   void release();

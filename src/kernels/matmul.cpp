@@ -16,6 +16,7 @@ namespace {
 // Weight rows processed together against every activation row: small enough to stay in L1/L2
 // while the activation rows stream past (prefill), large enough to amortise the loop overhead.
 constexpr int64_t kRowBlock = 16;
+static_assert(kRowBlock % kPackRows == 0, "thread ranges must start on packed row groups");
 // Below this many activation rows, quantizing them on the calling thread beats a dispatch.
 constexpr int64_t kParallelQuantizeRows = 8;
 
@@ -124,6 +125,20 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
   int64_t total_rows = 0;
   for (const auto& job : jobs) total_rows += job.w.n_out;
 
+  // Packed weights also need each Q8_0 activation block's scale and sum (tensor/packed.h).
+  const ActBlockInfo* act_info = nullptr;
+  const int64_t n_blocks = n_in / 32;
+  for (size_t j = 0; j < jobs.size() && act_info == nullptr; ++j) {
+    if (jobs[j].w.packed == nullptr) continue;
+    const QuantizedInput& in = inputs[input_of_job[j]];
+    AG_CHECK(in.type == DType::Q8_0, "packed weights take Q8_0 activations");
+    auto& info = scratch.act_info();
+    if (info.size() < static_cast<size_t>(n_rows * n_blocks)) info.resize(static_cast<size_t>(n_rows * n_blocks));
+    for (int64_t r = 0; r < n_rows; ++r)
+      act_block_info(in.data + static_cast<size_t>(r) * in.row_bytes, n_in, info.data() + r * n_blocks);
+    act_info = info.data();
+  }
+
   // Threads take contiguous ranges of the concatenated weight rows of all jobs.
   auto compute = [&](int64_t begin, int64_t end) {
     int64_t job_start = 0;
@@ -134,6 +149,12 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
       job_start += job.w.n_out;
       if (lo >= hi) continue;
       const QuantizedInput& in = inputs[input_of_job[j]];
+      if (job.w.packed != nullptr) {
+        packed_matmul({job.w.type, job.w.packed, n_in, lo, hi, in.data, in.row_bytes, act_info,
+                       static_cast<size_t>(n_blocks), static_cast<int>(n_rows), job.y,
+                       static_cast<size_t>(job.y_stride)});
+        continue;
+      }
       if (const DotTile tile = dot_tile_for(job.w.type); tile.fn != nullptr) {
         const int max_rows = n_rows == 1 ? tile.rows_decode : tile.rows;
         for (int64_t o0 = lo; o0 < hi; o0 += kRowBlock) {

@@ -6,7 +6,8 @@
 // contiguous ranges; each output element is computed by exactly one call whose arithmetic depends
 // only on the two rows, so results are bit-identical whatever the batch size or thread count.
 // Several matrices that read the same input (Q, K, V; gate, up) run in one job, sharing the
-// quantized input and one thread dispatch.
+// quantized input and one thread dispatch. A matrix repacked at load (WeightView::packed) runs the
+// packed kernel of tensor/packed.h instead, which has the same per-output property.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -14,6 +15,7 @@
 
 #include "core/thread_pool.h"
 #include "tensor/dtype.h"
+#include "tensor/packed.h"
 
 namespace ag::kernels {
 
@@ -24,6 +26,9 @@ struct WeightView {
   int64_t n_in = 0;   // elements per row (GGUF ne[0])
   int64_t n_out = 0;  // rows (GGUF ne[1])
   size_t row_bytes = 0;
+  // The same matrix repacked at load into 16-row interleaved blocks (tensor/packed.h), or null.
+  // When set, matmul reads only this copy.
+  const uint8_t* packed = nullptr;
 };
 
 struct MatmulJob {
@@ -37,10 +42,13 @@ class MatmulScratch {
  public:
   // Buffer for activations quantized to `type`.
   std::vector<uint8_t>& buffer(DType type) { return buffers_[static_cast<uint32_t>(type) % kSlots]; }
+  // Per-block scale and sum of the Q8_0 activations, for packed weights (tensor/packed.h).
+  std::vector<ActBlockInfo>& act_info() { return act_info_; }
 
  private:
   static constexpr uint32_t kSlots = 40;
   std::vector<uint8_t> buffers_[kSlots];
+  std::vector<ActBlockInfo> act_info_;
 };
 
 // x: [n_rows][n_in] floats (contiguous). Every job's weight has the same n_in. The weight types

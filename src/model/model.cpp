@@ -1,15 +1,22 @@
 #include "model/model.h"
 
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "kernels/elementwise.h"
 #include "kernels/parallel.h"
 #include "kernels/vec.h"
 #include "kv/kv_cache.h"
 #include "model/model_impl.h"
+#include "model/packed_weights.h"
+#include "tensor/packed.h"
 
 namespace ag {
 
@@ -32,6 +39,9 @@ Result<std::unique_ptr<Model>> Model::from_file(gguf::File file, const ModelOpti
   AG_TRY(ModelWeights weights, bind_weights(file, hp));
   auto impl = std::make_unique<ModelImpl>(std::move(file), std::move(hp), std::move(weights),
                                           options);
+  if (options.repack) {
+    AG_TRY(impl->packed, impl->repack());
+  }
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 
@@ -46,11 +56,32 @@ Status Model::forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>
 Status Model::reserve_step(int64_t n_rows) { return impl_->reserve_step(n_rows); }
 
 Status Model::lock_weights() {
-  if (!impl_->file.has_mapping()) return {};  // parsed from memory: nothing to lock
-  return impl_->file.mapping().lock();
+  // The packed copies, then the file's bytes other than the matrices they replace (locking those
+  // too would read them back in and hold the weights twice).
+  const ModelWeights& w = impl_->w;
+  if (w.packed_bytes > 0 && mlock(w.packed_arena.get(), w.packed_bytes) != 0)
+    return error("mlock of {} bytes of repacked weights failed: {} (see `ulimit -l`)",
+                 w.packed_bytes, std::strerror(errno));
+  std::vector<std::pair<const uint8_t*, const uint8_t*>> replaced;
+  for (const kernels::WeightView* v : multiplied_matrices(impl_->w))
+    if (v->packed != nullptr)
+      replaced.emplace_back(v->data, v->data + v->row_bytes * static_cast<size_t>(v->n_out));
+  if (!impl_->file.has_mapping()) return {};  // parsed from memory: nothing else to lock
+  MappedFile& map = impl_->file.mapping();
+  if (replaced.empty()) return map.lock();
+  std::sort(replaced.begin(), replaced.end());
+  const uint8_t* at = map.data();
+  replaced.emplace_back(map.data() + map.size(), map.data() + map.size());  // the tail
+  for (const auto& [begin, end] : replaced) {
+    if (begin > at) AG_TRY_STATUS(map.lock_range(at, static_cast<size_t>(begin - at)));
+    at = std::max(at, end);
+  }
+  return {};
 }
 
 int Model::n_pinned_threads() const { return impl_->n_pinned_threads(); }
+int Model::n_packed_matrices() const { return impl_->packed.n_matrices; }
+size_t Model::packed_bytes() const { return impl_->packed.bytes; }
 
 // --- ModelImpl ---------------------------------------------------------------------------------
 
@@ -80,6 +111,12 @@ ModelImpl::ModelImpl(gguf::File file_in, HParams hp_in, ModelWeights weights,
   rope_.ext_factor = hp.rope_scaling.type == RopeScalingType::Yarn ? 1.0f : 0.0f;
   rope_.attn_factor = hp.rope_scaling.attn_factor;
   rope_.n_ctx_orig = hp.rope_scaling.n_ctx_orig;
+}
+
+Result<PackSummary> ModelImpl::repack() {
+  const bool mapped = file.has_mapping();
+  return pack_weights(w, pool_, mapped ? file.mapping().data() : nullptr,
+                      mapped ? file.mapping().size() : 0);
 }
 
 template <typename Fn>

@@ -19,6 +19,9 @@ struct ModelOptions {
   int n_threads = 1;          // threads of the forward pass, the caller included
   DType kv_type = DType::F16;  // element type of KV caches made for this model (F16 or F32)
   bool pin_threads = false;    // bind forward-pass thread i to the i-th allowed CPU (--pin-threads)
+  // Repack Q4_0 / Q8_0 matrices at load for the packed kernels where this CPU has them
+  // (model/packed_weights.h); false keeps every matrix in place in the mapped file (--no-repack).
+  bool repack = true;
 };
 
 class ModelImpl;  // weights, thread pool and scratch buffers (model/model_impl.h)
@@ -55,11 +58,15 @@ class Model {
   // the first prompts are, so `autoglm plan`'s compute figure is what the process holds.
   Status reserve_step(int64_t n_rows);
 
-  // Locks the mapped file (the weights) in RAM with mlock (--mlock): no page of it is ever evicted
-  // and read back from disk under memory pressure. An error names RLIMIT_MEMLOCK when it fails.
+  // Locks the weights in RAM with mlock (--mlock): no page of them is ever evicted and read back
+  // from disk under memory pressure. That is the mapped file, less the matrices that were
+  // repacked (their packed copies are locked instead). An error names RLIMIT_MEMLOCK when it fails.
   Status lock_weights();
   // Forward-pass threads bound to one CPU (options().pin_threads).
   int n_pinned_threads() const;
+  // Matrices repacked at load and their bytes (0 and 0 without repacking).
+  int n_packed_matrices() const;
+  size_t packed_bytes() const;
 
  private:
   explicit Model(std::unique_ptr<ModelImpl> impl);

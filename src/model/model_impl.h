@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "kernels/rope.h"
 #include "model/model.h"
+#include "model/packed_weights.h"
 #include "model/weights.h"
 
 namespace ag {
@@ -20,11 +21,14 @@ class ModelImpl {
   Status forward(const ForwardBatch& batch, KvCache& kv, std::vector<float>& logits);
   Status reserve_step(int64_t n_rows);  // see Model::reserve_step
   int n_pinned_threads() const { return pool_.n_pinned(); }
+  // Repacks the weights for the packed kernels (model/packed_weights.h) on the pool's threads.
+  Result<PackSummary> repack();
 
   gguf::File file;  // owns the mapping the weights point into
   HParams hp;
   ModelWeights w;
   ModelOptions options;
+  PackSummary packed;  // what repack() did
 
  private:
   Status validate(const ForwardBatch& batch, const KvCache& kv);

@@ -80,6 +80,15 @@ class Binder {
 
 }  // namespace
 
+std::vector<kernels::WeightView*> multiplied_matrices(ModelWeights& w) {
+  std::vector<kernels::WeightView*> views;
+  for (auto& l : w.layers)
+    for (kernels::WeightView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      views.push_back(v);
+  views.push_back(&w.output);
+  return views;
+}
+
 Result<ModelWeights> bind_weights(const gguf::File& file, const HParams& hp) {
   ModelWeights w;
   Binder b(file, w);

@@ -36,7 +36,15 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;    // [n_layer]
   // Vectors stored as F16/BF16 in the file, converted to float at load (a few KB per layer).
   std::vector<std::unique_ptr<float[]>> converted;
+  // Matrices repacked at load (model/packed_weights.h), one after another in one anonymous
+  // mapping (2 MiB aligned, transparent huge pages asked for) that the views' `packed` point into.
+  std::shared_ptr<uint8_t> packed_arena;  // unmapped when the last owner goes
+  size_t packed_bytes = 0;                // bytes of it in use, from packed_arena.get()
 };
+
+// Every matrix the forward pass multiplies by (each layer's seven, then the output matrix, which
+// with tied embeddings is a view of token_embd's bytes). token_embd itself is only looked up.
+std::vector<kernels::WeightView*> multiplied_matrices(ModelWeights& w);
 
 // Binds every tensor the architecture needs, checking presence, shape and type. Errors name the
 // file and the tensor.

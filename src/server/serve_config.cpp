@@ -247,6 +247,8 @@ Status apply_config(const json& config, std::string_view label, ServeSettings& s
       AG_TRY(s.pin_threads, r.boolean(v));
     } else if (key == "mlock") {
       AG_TRY(s.mlock, r.boolean(v));
+    } else if (key == "repack") {
+      AG_TRY(s.repack, r.boolean(v));
     } else if (key == "max_batch_tokens") {
       AG_TRY(auto x, r.integer(v, 1, 1 << 20));
       sc.max_batch_tokens = static_cast<int32_t>(x);

@@ -6,6 +6,7 @@
 
 #include "model/model.h"
 #include "model/session.h"
+#include "tensor/packed.h"
 #include "tensor/type_traits.h"
 #include "tiny_model.h"
 
@@ -94,6 +95,30 @@ TEST_P(QuantizedModel, LoadsGeneratesAndTracksF32) {
   EXPECT_LT(vs_original, tc.max_vs_original) << name;
   EXPECT_LT(vs_dequantized, tc.max_vs_dequantized) << name;
   EXPECT_GT(vs_original, 0.0) << name << " should differ from F32 at all";
+}
+
+// Repacking at load changes only the order of the float sums: the same logits within rounding,
+// and the types with a packed layout are packed (where this CPU has the kernel).
+TEST(RepackedModel, MatchesTheFileLayout) {
+  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K}) {
+    const std::string path = test::temp_path("repack_" + std::string(dtype_name(type)) + ".gguf");
+    ASSERT_TRUE(test::write_tiny_model(spec_for(type), path).ok());
+    // F32 KV: with F16 a last-bit difference can flip a K/V rounding and look like a bug.
+    auto packed = Model::load(path, {.n_threads = 2, .kv_type = DType::F32});
+    auto in_place = Model::load(path, {.n_threads = 2, .kv_type = DType::F32, .repack = false});
+    ASSERT_TRUE(packed.ok() && in_place.ok());
+    const int want = packed_kernels_available() && has_packed_layout(type) ? 7 + 1 : 0;
+    EXPECT_EQ((*packed)->n_packed_matrices(), want) << dtype_name(type);
+    EXPECT_EQ((*in_place)->n_packed_matrices(), 0);
+    std::vector<int32_t> tokens;
+    for (int i = 0; i < 12; ++i) tokens.push_back((i * 29 + 5) % 96);
+    std::vector<float> a, b;
+    auto sa = Session::create(**packed, 64);
+    auto sb = Session::create(**in_place, 64);
+    ASSERT_TRUE(sa->eval(tokens, true, a).ok());
+    ASSERT_TRUE(sb->eval(tokens, true, b).ok());
+    EXPECT_LT(relative_rms(a, b), 1e-5) << dtype_name(type);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -12,6 +12,7 @@
 #include "core/half.h"
 #include "tensor/legacy_ref.h"
 #include "tensor/quant_blocks.h"
+#include "tensor/x86/avx512_target.h"
 
 // Every function that uses AVX2/FMA/F16C intrinsics carries this attribute (helpers included, so
 // they inline); nothing here is compiled with global -mavx2.
@@ -454,14 +455,7 @@ struct TileQ8_0 {
 // hsum(even + odd). A lone last block updates the low half only (masked FMA). The int32 lanes are
 // the same exact sums as the ymm code's: every type uses unsigned values with an offset taken back
 // in integers (Q8_0 too: w + 128 as unsigned, minus 128 * sum4(a)), one vpdpbusd per output.
-#define AG_512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vnni")))
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which its uninitialized-use
-// analysis flags once inlined (a false positive: every lane is written).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+AG_512_DIAGNOSTICS_BEGIN
 
 namespace tile_512 {
 
@@ -605,9 +599,7 @@ AG_512 void dot_tiles(int64_t n, const void* w, size_t w_stride, int n_w, const 
 
 }  // namespace tile_512
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+AG_512_DIAGNOSTICS_END
 
 // The instruction sets this CPU has (read once; AUTOGLM_FORCE_SCALAR=1 clears them with the rest).
 bool use_vnni() {

@@ -1,0 +1,26 @@
+#pragma once
+// Repacking at load: every Q4_0 / Q5_0 / Q8_0 matrix the forward pass multiplies by is copied once into
+// the 16-row interleaved layout of tensor/packed.h when this CPU has the packed kernel (AVX-512
+// VNNI), as llama.cpp repacks Q4_0 for its AVX2/ARM kernels. The copy replaces the file's bytes
+// for matmul; the file's pages of a packed matrix are released from the process (madvise
+// MADV_DONTNEED on the read-only mapping: the page cache keeps them, the resident set does not),
+// so the weights are not held twice. The token embedding keeps its file layout for the lookup of
+// single rows (with tied embeddings the output matrix is packed, the lookup reads the file).
+#include <cstddef>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "model/weights.h"
+
+namespace ag {
+
+struct PackSummary {
+  int n_matrices = 0;  // matrices repacked
+  size_t bytes = 0;    // their packed size
+};
+
+// Packs every eligible matrix of `w` (sets WeightView::packed) using the pool's threads.
+// `map` / `map_size`: the file mapping the views point into (null: nothing to release).
+Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size);
+
+}  // namespace ag

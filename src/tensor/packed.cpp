@@ -1,0 +1,175 @@
+#include "tensor/packed.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "core/check.h"
+#include "core/cpu_features.h"
+#include "core/half.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/x86/packed_avx512.h"
+
+namespace ag {
+
+namespace {
+
+constexpr int64_t kBlock = 32;  // columns per packed block (the Q4_0 / Q8_0 block size)
+
+// Bytes of one packed block of 16 rows: 16 f16 scales, then the quants.
+size_t packed_block_bytes(DType type) {
+  switch (type) {
+    case DType::Q4_0: return 2 * kPackRows + kPackRows * 16;
+    case DType::Q5_0: return 2 * kPackRows + kPackRows * 16 + kPackRows * 4;
+    default: return 2 * kPackRows + kPackRows * 32;
+  }
+}
+
+// Offset that makes the stored values unsigned (weight + offset).
+int value_offset(DType type) {
+  return type == DType::Q4_0 ? 8 : type == DType::Q5_0 ? 16 : 128;
+}
+
+// The unsigned stored value of row r, column k of packed block `blk`.
+int stored_value(DType type, const uint8_t* blk, int r, int k) {
+  const uint8_t* qs = blk + 2 * kPackRows;
+  if (type == DType::Q8_0) return qs[(k / 4) * 64 + 4 * r + k % 4];
+  const int j = k / 8, t = k % 8;
+  const uint8_t byte = qs[j * 64 + 4 * r + t % 4];
+  const int low = t < 4 ? (byte & 0x0F) : (byte >> 4);
+  if (type == DType::Q4_0) return low;
+  uint64_t qh;  // Q5_0: the high bits after the nibbles
+  std::memcpy(&qh, qs + 4 * 64 + 8 * (k / 4), sizeof qh);
+  return low | static_cast<int>((qh >> (4 * r + k % 4)) & 1) << 4;
+}
+
+}  // namespace
+
+bool has_packed_layout(DType type) {
+  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0;
+}
+
+bool packed_kernels_available() {
+#if defined(AUTOGLM_HAVE_PACKED_AVX512)
+  static const bool available = [] {
+    const auto& f = cpu_features();
+    return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vnni;
+  }();
+  return available;
+#else
+  return false;
+#endif
+}
+
+size_t packed_bytes(DType type, int64_t n_in, int64_t n_out) {
+  AG_CHECK(has_packed_layout(type), "no packed layout for %s", std::string(dtype_name(type)).c_str());
+  const int64_t groups = (n_out + kPackRows - 1) / kPackRows;
+  return static_cast<size_t>(groups * (n_in / kBlock)) * packed_block_bytes(type);
+}
+
+// Each packed chunk is 4-byte row lanes, so a row's part of a block moves as 32-bit words (the
+// byte order inside a word is the column order in both layouts).
+void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out,
+                 int64_t group_begin, int64_t group_end, uint8_t* dst) {
+  AG_CHECK(has_packed_layout(type) && n_in % kBlock == 0, "cannot pack %s rows of %lld",
+           std::string(dtype_name(type)).c_str(), static_cast<long long>(n_in));
+  const int64_t nb = n_in / kBlock;
+  const size_t bb = packed_block_bytes(type);
+  auto load32 = [](const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  auto store32 = [](uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); };
+  constexpr uint32_t kLow = 0x0F0F0F0Fu, kHigh = 0xF0F0F0F0u;
+  for (int64_t g = group_begin; g < group_end; ++g) {
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* out = dst + static_cast<size_t>(g * nb + b) * bb;
+      uint8_t* qs = out + 2 * kPackRows;
+      uint64_t qh[8] = {};  // Q5_0's high bits, gathered over the rows
+      for (int r = 0; r < kPackRows; ++r) {
+        const int64_t row = g * kPackRows + r;
+        uint8_t* lane = qs + 4 * r;
+        if (row >= n_out) {  // padding: scale 0, values 0 (stored as the offset)
+          std::memset(out + 2 * r, 0, 2);
+          // value 16 is 0 in the nibbles plus a high bit
+          const uint32_t zero = type == DType::Q4_0 ? 0x88888888u : type == DType::Q5_0 ? 0u : 0x80808080u;
+          for (int j = 0; j < (type == DType::Q8_0 ? 8 : 4); ++j) store32(lane + 64 * j, zero);
+          if (type == DType::Q5_0)
+            for (auto& word : qh) word |= uint64_t{0xF} << (4 * r);
+          continue;
+        }
+        const size_t block_bytes = type == DType::Q4_0   ? sizeof(BlockQ4_0)
+                                   : type == DType::Q5_0 ? sizeof(BlockQ5_0)
+                                                         : sizeof(BlockQ8_0);
+        const uint8_t* blk = src + static_cast<size_t>(row) * row_bytes + static_cast<size_t>(b) * block_bytes;
+        std::memcpy(out + 2 * r, blk, 2);  // the f16 scale
+        const uint8_t* q = blk + 2;
+        if (type == DType::Q5_0) {
+          // File: uint32 qh (bit k: bit 4 of column k), then the nibbles as Q4_0.
+          const uint32_t high = load32(q);
+          for (int i = 0; i < 8; ++i) qh[i] |= static_cast<uint64_t>((high >> (4 * i)) & 0xF) << (4 * r);
+          q += 4;
+        }
+        if (type != DType::Q8_0) {
+          // File: byte i holds column i (low nibble) and column i + 16 (high), both as w + 8.
+          // Chunk j holds columns 8j..8j+3 (low nibbles) and 8j+4..8j+7 (high nibbles).
+          const uint32_t a = load32(q), b4 = load32(q + 4), c = load32(q + 8), d = load32(q + 12);
+          store32(lane + 0, (a & kLow) | ((b4 & kLow) << 4));
+          store32(lane + 64, (c & kLow) | ((d & kLow) << 4));
+          store32(lane + 128, ((a >> 4) & kLow) | (b4 & kHigh));
+          store32(lane + 192, ((c >> 4) & kLow) | (d & kHigh));
+        } else {
+          for (int j = 0; j < 8; ++j) store32(lane + 64 * j, load32(q + 4 * j) ^ 0x80808080u);
+        }
+      }
+      if (type == DType::Q5_0) std::memcpy(qs + 4 * 64, qh, sizeof qh);
+    }
+  }
+}
+
+void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info) {
+  const auto* blocks = static_cast<const BlockQ8_0*>(q8_0_row);
+  for (int64_t b = 0; b < n_in / kBlock; ++b) {
+    int32_t sum = 0;
+    for (int k = 0; k < kBlock; ++k) sum += blocks[b].qs[k];
+    info[b] = {f16_to_f32(blocks[b].d), sum};
+  }
+}
+
+void packed_matmul_ref(const PackedMatmulArgs& p) {
+  const int64_t nb = p.n_in / kBlock;
+  const size_t bb = packed_block_bytes(p.type);
+  const int offset = value_offset(p.type);
+  for (int64_t g = p.row_begin / kPackRows; g * kPackRows < p.row_end; ++g) {
+    for (int c = 0; c < p.n_a; ++c) {
+      const auto* act = reinterpret_cast<const BlockQ8_0*>(p.a + static_cast<size_t>(c) * p.a_stride);
+      const ActBlockInfo* info = p.info + static_cast<size_t>(c) * p.info_stride;
+      float acc[kPackRows] = {};
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = p.packed + static_cast<size_t>(g * nb + b) * bb;
+        uint16_t d[kPackRows];
+        std::memcpy(d, blk, sizeof d);
+        for (int r = 0; r < kPackRows; ++r) {
+          int32_t isum = -offset * info[b].sum;
+          for (int k = 0; k < kBlock; ++k) isum += stored_value(p.type, blk, r, k) * act[b].qs[k];
+          acc[r] = std::fma(f16_to_f32(d[r]) * info[b].d, static_cast<float>(isum), acc[r]);
+        }
+      }
+      for (int r = 0; r < kPackRows; ++r) {
+        const int64_t o = g * kPackRows + r;
+        if (o >= p.row_begin && o < p.row_end) p.y[static_cast<size_t>(c) * p.y_stride + static_cast<size_t>(o)] = acc[r];
+      }
+    }
+  }
+}
+
+void packed_matmul(const PackedMatmulArgs& args) {
+#if defined(AUTOGLM_HAVE_PACKED_AVX512)
+  if (packed_kernels_available()) return packed_avx512::matmul(args);
+#endif
+  packed_matmul_ref(args);
+}
+
+}  // namespace ag

@@ -1,0 +1,87 @@
+#pragma once
+// Weight matrices repacked once at load into row-interleaved blocks ("x16" layouts) for the int8
+// dot-product kernels, as llama.cpp repacks Q4_0 into its q4_0x8 layouts.
+//
+// Why: in GGUF a Q4_0 row is 18-byte blocks one after another, and a kernel that reads one row
+// spends most of its instructions on per-row overhead (two f16 scales to convert and broadcast per
+// block pair, nibbles to shuffle into place) — decode on a Q4_0 model was compute-bound at half the
+// memory bandwidth. Interleaving 16 rows block by block puts the 16 scales of a block side by side
+// (one vcvtph2ps gives all 16) and the quants of the 16 rows in the lanes of one zmm register
+// (one vpdpbusd adds 4 products into each of 16 rows), and each thread reads one sequential stream.
+//
+// Layout of a packed matrix of n_out rows x n_in columns: ceil(n_out / 16) groups of 16 rows, each
+// group nb = n_in / 32 packed blocks one after another, one packed block per 32 columns:
+//   Q4_0x16 (288 bytes, = 16 x 18: the file's size):
+//     uint16_t d[16]       f16 scales of rows 0..15
+//     uint8_t  qs[4][64]   chunk j, byte 4 * r + t: low nibble = row r, column 8j + t;
+//                          high nibble = row r, column 8j + 4 + t (unsigned 0..15, weight + 8)
+//   Q5_0x16 (352 bytes, = 16 x 22):
+//     uint16_t d[16]
+//     uint8_t  qs[4][64]   the low 4 bits of each value, as Q4_0x16 (value = weight + 16)
+//     uint64_t qh[8]       word i, bit 4 * r + t: bit 4 of row r, column 4i + t (a byte mask
+//                          over the 64 bytes of columns 4i..4i+3 of the 16 rows)
+//   Q8_0x16 (544 bytes, = 16 x 34):
+//     uint16_t d[16]
+//     uint8_t  qs[8][64]   chunk j, byte 4 * r + t = row r, column 4j + t, as weight + 128
+// Rows past n_out (the last group's padding) have scale 0 and value 0.
+//
+// Every output (row o, activation row c) is computed as
+//   acc = 0; for each block b: acc = fma(d_w[o][b] * d_a[c][b], float(isum[b]), acc)
+// where isum[b] is the exact integer dot product of the block's signed weights and the Q8_0
+// activation's int8 values. The scalar reference and the SIMD kernel perform exactly these float
+// operations, so they agree bit for bit, and an output does not depend on the rows or activation
+// rows it is computed with (batch invariance, as the unpacked dot tiles).
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace ag {
+
+inline constexpr int kPackRows = 16;
+
+// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0).
+bool has_packed_layout(DType type);
+// Whether this CPU runs the packed kernel (AVX-512 VNNI); AUTOGLM_FORCE_SCALAR=1 says no. Models
+// pack their matrices only then: the packed scalar reference is for tests.
+bool packed_kernels_available();
+// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32).
+size_t packed_bytes(DType type, int64_t n_in, int64_t n_out);
+
+// Packs row groups [group_begin, group_end) of the GGUF matrix `src` (n_out rows of row_bytes)
+// into `dst`, the start of the whole packed matrix. Groups are independent: threads may pack
+// disjoint ranges.
+void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out,
+                 int64_t group_begin, int64_t group_end, uint8_t* dst);
+
+// Per-block facts of a Q8_0 activation row the kernels need besides its values: the scale as a
+// float and the sum of its 32 values (the offset correction: sum((u - off) * a) = sum(u * a) -
+// off * sum(a)). One per block, computed once per matmul.
+struct ActBlockInfo {
+  float d;
+  int32_t sum;
+};
+void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info);
+
+// y[c * y_stride + o] for rows o in [row_begin, row_end) and activation rows c < n_a of the packed
+// matrix `packed` (n_in columns) against Q8_0 activation rows a + c * a_stride, whose block
+// infos are info + c * info_stride. Only outputs in the row range are written.
+struct PackedMatmulArgs {
+  DType type;
+  const uint8_t* packed;
+  int64_t n_in;
+  int64_t row_begin, row_end;
+  const uint8_t* a;
+  size_t a_stride;
+  const ActBlockInfo* info;
+  size_t info_stride;  // in ActBlockInfo
+  int n_a;
+  float* y;
+  size_t y_stride;
+};
+// The fastest kernel this CPU has (call only when packed_kernels_available()).
+void packed_matmul(const PackedMatmulArgs& args);
+// The scalar reference: same float operations, same bits.
+void packed_matmul_ref(const PackedMatmulArgs& args);
+
+}  // namespace ag
