@@ -10,6 +10,8 @@
 
 #include "cli/command.h"
 #include "gguf/gguf.h"
+#include "model/packed_weights.h"
+#include "tensor/packed.h"
 #include "pull/model_path.h"
 
 namespace ag::cli {
@@ -141,6 +143,26 @@ std::string human_bytes(uint64_t n) {
   return fmt::format("{} B", n);
 }
 
+// What Model::load does to this file's matrices on this CPU (model/packed_weights.h).
+struct Repacking {
+  int n_tensors = 0;
+  uint64_t bytes = 0;
+  std::string kernels;  // the kernels the packed matrices run on, or why none are packed
+};
+
+Repacking repacking_of(const File& f) {
+  Repacking r;
+  for (const auto& t : f.tensors()) {
+    if (!repacked_at_load(f, t)) continue;
+    r.n_tensors++;
+    r.bytes += t.n_bytes;
+  }
+  r.kernels = !packed_kernels_available() ? "none: this CPU has no AVX-512 VNNI (or AUTOGLM_FORCE_SCALAR=1)"
+              : r.n_tensors == 0          ? "none: no q4_0, q5_0 or q8_0 matrices"
+                                          : "avx512vnni";
+  return r;
+}
+
 void print_json(const File& f, const std::string& arch) {
   Totals totals = totals_of(f);
   json j;
@@ -165,8 +187,11 @@ void print_json(const File& f, const std::string& arch) {
                        {"type", dtype_name(t.type)},
                        {"shape", t.shape},
                        {"offset", f.data_offset() + t.offset},
-                       {"bytes", t.n_bytes}});
+                       {"bytes", t.n_bytes},
+                       {"repacked_at_load", repacked_at_load(f, t) ? json(packed_layout_name(t.type)) : json(nullptr)}});
   j["tensors"] = tensors;
+  const Repacking rp = repacking_of(f);
+  j["repacked_at_load"] = {{"n_tensors", rp.n_tensors}, {"bytes", rp.bytes}, {"kernels", rp.kernels}};
   j["n_tensors"] = f.tensors().size();
   j["n_parameters"] = totals.n_params;
   j["tensor_bytes"] = totals.tensor_bytes;
@@ -202,12 +227,13 @@ void print_text(const File& f, const std::string& arch) {
   std::printf("\ntensors (%zu):\n", f.tensors().size());
   size_t name_width = 4;
   for (const auto& t : f.tensors()) name_width = std::max(name_width, t.name.size());
-  std::printf("  %-*s  %-8s %-24s %12s\n", static_cast<int>(name_width), "name", "type", "shape",
-              "bytes");
+  std::printf("  %-*s  %-8s %-24s %12s  %s\n", static_cast<int>(name_width), "name", "type", "shape",
+              "bytes", "at load");
   for (const auto& t : f.tensors())
-    std::printf("  %-*s  %-8s %-24s %12llu\n", static_cast<int>(name_width), t.name.c_str(),
+    std::printf("  %-*s  %-8s %-24s %12llu  %s\n", static_cast<int>(name_width), t.name.c_str(),
                 std::string(dtype_name(t.type)).c_str(), shape_string(t).c_str(),
-                static_cast<unsigned long long>(t.n_bytes));
+                static_cast<unsigned long long>(t.n_bytes),
+                repacked_at_load(f, t) ? ("repacked " + packed_layout_name(t.type)).c_str() : "in place");
   std::printf("\ntotals:\n");
   std::printf("  parameters:      %s (%llu)\n", human_count(totals.n_params).c_str(),
               static_cast<unsigned long long>(totals.n_params));
@@ -218,6 +244,13 @@ void print_text(const File& f, const std::string& arch) {
   std::printf("  file size:       %s (%llu)\n", human_bytes(f.file_size()).c_str(),
               static_cast<unsigned long long>(f.file_size()));
   std::printf("  bits per weight: %.2f\n", totals.bits_per_weight());
+  const Repacking rp = repacking_of(f);
+  if (rp.n_tensors > 0)
+    std::printf("  repacked at load: %d matrices, %s, into 16-row interleaved blocks for the %s kernels\n"
+                "                    (on this CPU; `--no-repack` keeps the file's layout)\n",
+                rp.n_tensors, human_bytes(rp.bytes).c_str(), rp.kernels.c_str());
+  else
+    std::printf("  repacked at load: %s\n", rp.kernels.c_str());
 }
 
 int run_inspect(int argc, char** argv) {

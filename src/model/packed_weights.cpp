@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <regex>
+#include <string>
 #include <vector>
 
 #include "core/huge_pages.h"
@@ -27,6 +29,19 @@ bool packable(const kernels::WeightView& v) { return has_packed_layout(v.type) &
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 }  // namespace
+
+bool repacked_at_load(const gguf::File& file, const gguf::TensorInfo& t) {
+  if (!packed_kernels_available() || !has_packed_layout(t.type) || t.shape.size() != 2 ||
+      t.ne(0) % 32 != 0)
+    return false;
+  if (t.name == "output.weight") return true;
+  if (t.name == "token_embd.weight") return file.tensor("output.weight") == nullptr;  // tied
+  static const std::regex kLayerMatrix(
+      R"(blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight)");
+  return std::regex_match(t.name, kLayerMatrix);
+}
+
+std::string packed_layout_name(DType type) { return std::string(dtype_name(type)) + "x16"; }
 
 Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size) {
   PackSummary summary;

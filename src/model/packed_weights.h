@@ -7,9 +7,11 @@
 // so the weights are not held twice. The token embedding keeps its file layout for the lookup of
 // single rows (with tied embeddings the output matrix is packed, the lookup reads the file).
 #include <cstddef>
+#include <string>
 
 #include "core/result.h"
 #include "core/thread_pool.h"
+#include "gguf/gguf.h"
 #include "model/weights.h"
 
 namespace ag {
@@ -18,6 +20,14 @@ struct PackSummary {
   int n_matrices = 0;  // matrices repacked
   size_t bytes = 0;    // their packed size
 };
+
+// Whether Model::load (with ModelOptions::repack) repacks tensor `t` of `file` on this CPU: a
+// matrix the forward pass multiplies by (bind_weights' names: blk.N.attn_q/k/v/output and
+// ffn_gate/up/down, output, or token_embd when there is no output), of a type with a packed layout,
+// and the packed kernel available. What `autoglm inspect` reports per tensor.
+bool repacked_at_load(const gguf::File& file, const gguf::TensorInfo& t);
+// "q4_0x16", "q5_0x16", "q8_0x16".
+std::string packed_layout_name(DType type);
 
 // Packs every eligible matrix of `w` (sets WeightView::packed) using the pool's threads.
 // `map` / `map_size`: the file mapping the views point into (null: nothing to release).

@@ -12,6 +12,7 @@
 
 #include "gguf/gguf.h"
 #include "gguf_bytes.h"
+#include "tensor/packed.h"
 
 namespace ag::gguf {
 namespace {
@@ -127,12 +128,26 @@ TEST(InspectCli, JsonSummary) {
   ASSERT_EQ(j["tensors"].size(), 2u);
   EXPECT_EQ(j["tensors"][1]["type"], "q8_0");
   EXPECT_EQ(j["tensors"][1]["shape"], nlohmann::json({64, 64}));
+  // Which matrices Model::load repacks here (a q8_0 layer matrix; not an f16 embedding).
+  EXPECT_TRUE(j["tensors"][0]["repacked_at_load"].is_null());
+  if (packed_kernels_available()) {
+    EXPECT_EQ(j["tensors"][1]["repacked_at_load"], "q8_0x16");
+    EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 1);
+    EXPECT_EQ(j["repacked_at_load"]["bytes"], q8.size());
+  } else {
+    EXPECT_TRUE(j["tensors"][1]["repacked_at_load"].is_null());
+    EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 0);
+  }
 
   RunResult text = run_inspect(dir, "'" + path.string() + "'");
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("bits per weight: "), std::string::npos);
   EXPECT_NE(text.out.find("... (101 string items)]"), std::string::npos);
   EXPECT_NE(text.out.find("blk.0.attn_q.weight"), std::string::npos);
+  EXPECT_NE(text.out.find("repacked at load: "), std::string::npos);
+  if (packed_kernels_available()) {
+    EXPECT_NE(text.out.find("repacked q8_0x16"), std::string::npos);
+  }
 }
 
 }  // namespace
