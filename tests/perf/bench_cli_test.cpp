@@ -81,11 +81,19 @@ TEST(BenchCli, JsonHasPpTgAndBandwidthFields) {
   EXPECT_GT(pp->at("pct_of_fma_peak").get<double>(), 0);
   EXPECT_GT(bw->at("gbs").get<double>(), 0);
   EXPECT_EQ(bw->at("bytes"), 8u << 20);
+  // tg's bound: each repetition against a probe run just before it; the ratio is the median of
+  // the per-repetition ratios, the bound the one of the median probe.
+  const auto gbs = tg->at("membw_gbs_per_rep").get<std::vector<double>>();
+  const auto rates = tg->at("tok_per_s_per_rep").get<std::vector<double>>();
+  ASSERT_EQ(gbs.size(), 2u);
+  ASSERT_EQ(rates.size(), 2u);
+  const double bytes = tg->at("weights_bytes").get<double>();
+  const double pct0 = 100 * rates[0] * bytes / (gbs[0] * 1e9), pct1 = 100 * rates[1] * bytes / (gbs[1] * 1e9);
+  EXPECT_NEAR(tg->at("pct_of_bandwidth_bound").get<double>(), 0.5 * (pct0 + pct1), 1e-6 * pct0);
+  EXPECT_NEAR(tg->at("pct_of_bandwidth_bound_min").get<double>(), std::min(pct0, pct1), 1e-6 * pct0);
   const double bound = tg->at("bound_tok_per_s");
-  EXPECT_NEAR(tg->at("pct_of_bandwidth_bound").get<double>(),
-              100 * tg->at("tok_per_s").get<double>() / bound, 1e-9);
-  EXPECT_NEAR(bound, bw->at("gbs").get<double>() * 1e9 / tg->at("weights_bytes").get<double>(),
-              1e-6 * bound);
+  EXPECT_NEAR(tg->at("membw_gbs").get<double>(), 0.5 * (gbs[0] + gbs[1]), 1e-9);
+  EXPECT_NEAR(bound, tg->at("membw_gbs").get<double>() * 1e9 / bytes, 1e-6 * bound);
 }
 
 TEST(BenchCli, MarkdownTable) {
