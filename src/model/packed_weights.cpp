@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 #include <vector>
@@ -63,12 +64,24 @@ Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_
     uint8_t* dst = at;
     const size_t bytes = packed_bytes(v->type, v->n_in, v->n_out);
     at += round_up(bytes, 64);
+    // In slices of ~8 MiB of the file, each slice's file pages released once it is packed: the
+    // resident set never holds much more than one copy (the tied 151,936-row output matrix of a
+    // 0.5B model is 145 MB; held twice it was the process's peak, 9% over `autoglm plan`).
     const int64_t groups = (v->n_out + kPackRows - 1) / kPackRows;
-    pool.parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
-      pack_groups(v->type, v->data, v->row_bytes, v->n_in, v->n_out, begin, end, dst);
-    });
-    v->packed = dst;
+    const size_t group_file_bytes = v->row_bytes * kPackRows;
+    const int64_t slice = std::max<int64_t>(1, static_cast<int64_t>((size_t{8} << 20) / group_file_bytes));
+    for (int64_t g0 = 0; g0 < groups; g0 += slice) {
+      const int64_t g1 = std::min(groups, g0 + slice);
+      pool.parallel_for(g1 - g0, 1, [&](int64_t begin, int64_t end) {
+        pack_groups(v->type, v->data, v->row_bytes, v->n_in, v->n_out, g0 + begin, g0 + end, dst);
+      });
+      const int64_t rows_done = std::min(v->n_out, g1 * kPackRows);
+      release_pages(map, map_size, v->data + static_cast<size_t>(g0 * kPackRows) * v->row_bytes,
+                    v->data + static_cast<size_t>(rows_done) * v->row_bytes);
+    }
+    // Pages straddling two slices were skipped above (only whole pages inside a range go).
     release_pages(map, map_size, v->data, v->data + v->row_bytes * static_cast<size_t>(v->n_out));
+    v->packed = dst;
     summary.n_matrices++;
     summary.bytes += bytes;
   }
