@@ -2,8 +2,8 @@
 
 #include <sys/mman.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -16,7 +16,6 @@
 #include "kv/kv_cache.h"
 #include "model/model_impl.h"
 #include "model/packed_weights.h"
-#include "tensor/packed.h"
 
 namespace ag {
 
@@ -39,9 +38,7 @@ Result<std::unique_ptr<Model>> Model::from_file(gguf::File file, const ModelOpti
   AG_TRY(ModelWeights weights, bind_weights(file, hp));
   auto impl = std::make_unique<ModelImpl>(std::move(file), std::move(hp), std::move(weights),
                                           options);
-  if (options.repack) {
-    AG_TRY(impl->packed, impl->repack());
-  }
+  if (options.repack) AG_TRY_STATUS(impl->repack());
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 
@@ -80,8 +77,11 @@ Status Model::lock_weights() {
 }
 
 int Model::n_pinned_threads() const { return impl_->n_pinned_threads(); }
-int Model::n_packed_matrices() const { return impl_->packed.n_matrices; }
-size_t Model::packed_bytes() const { return impl_->packed.bytes; }
+int Model::n_packed_matrices() const {
+  const auto views = multiplied_matrices(impl_->w);
+  return static_cast<int>(std::count_if(views.begin(), views.end(),
+                                        [](const kernels::WeightView* v) { return v->packed != nullptr; }));
+}
 
 // --- ModelImpl ---------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ ModelImpl::ModelImpl(gguf::File file_in, HParams hp_in, ModelWeights weights,
   rope_.n_ctx_orig = hp.rope_scaling.n_ctx_orig;
 }
 
-Result<PackSummary> ModelImpl::repack() {
+Status ModelImpl::repack() {
   const bool mapped = file.has_mapping();
   return pack_weights(w, pool_, mapped ? file.mapping().data() : nullptr,
                       mapped ? file.mapping().size() : 0);

@@ -64,9 +64,8 @@ class Model {
   Status lock_weights();
   // Forward-pass threads bound to one CPU (options().pin_threads).
   int n_pinned_threads() const;
-  // Matrices repacked at load and their bytes (0 and 0 without repacking).
+  // Matrices repacked at load (0 without repacking).
   int n_packed_matrices() const;
-  size_t packed_bytes() const;
 
  private:
   explicit Model(std::unique_ptr<ModelImpl> impl);

@@ -22,13 +22,12 @@ class ModelImpl {
   Status reserve_step(int64_t n_rows);  // see Model::reserve_step
   int n_pinned_threads() const { return pool_.n_pinned(); }
   // Repacks the weights for the packed kernels (model/packed_weights.h) on the pool's threads.
-  Result<PackSummary> repack();
+  Status repack();
 
   gguf::File file;  // owns the mapping the weights point into
   HParams hp;
   ModelWeights w;
   ModelOptions options;
-  PackSummary packed;  // what repack() did
 
  private:
   Status validate(const ForwardBatch& batch, const KvCache& kv);

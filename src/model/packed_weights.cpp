@@ -44,9 +44,8 @@ bool repacked_at_load(const gguf::File& file, const gguf::TensorInfo& t) {
 
 std::string packed_layout_name(DType type) { return std::string(dtype_name(type)) + "x16"; }
 
-Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size) {
-  PackSummary summary;
-  if (!packed_kernels_available()) return summary;
+Status pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size) {
+  if (!packed_kernels_available()) return {};
   // With tied embeddings the output view is a copy of token_embd's: the lookup keeps the file.
   std::vector<kernels::WeightView*> views;
   size_t total = 0;
@@ -55,7 +54,7 @@ Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_
     views.push_back(v);
     total += round_up(packed_bytes(v->type, v->n_in, v->n_out), 64);
   }
-  if (views.empty()) return summary;
+  if (views.empty()) return {};
   // One buffer in huge pages: decode streams every weight once per token, and with 4 KiB pages
   // that is a TLB miss every 4 KiB (85,000 per token for a 0.5B Q4_0 model).
   AG_TRY(w.packed_arena, map_huge_buffer(total));
@@ -82,11 +81,9 @@ Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_
     // Pages straddling two slices were skipped above (only whole pages inside a range go).
     release_pages(map, map_size, v->data, v->data + v->row_bytes * static_cast<size_t>(v->n_out));
     v->packed = dst;
-    summary.n_matrices++;
-    summary.bytes += bytes;
   }
   w.packed_bytes = static_cast<size_t>(at - w.packed_arena.get());
-  return summary;
+  return {};
 }
 
 }  // namespace ag

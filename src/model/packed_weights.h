@@ -16,11 +16,6 @@
 
 namespace ag {
 
-struct PackSummary {
-  int n_matrices = 0;  // matrices repacked
-  size_t bytes = 0;    // their packed size
-};
-
 // Whether Model::load (with ModelOptions::repack) repacks tensor `t` of `file` on this CPU: a
 // matrix the forward pass multiplies by (bind_weights' names: blk.N.attn_q/k/v/output and
 // ffn_gate/up/down, output, or token_embd when there is no output), of a type with a packed layout,
@@ -31,6 +26,6 @@ std::string packed_layout_name(DType type);
 
 // Packs every eligible matrix of `w` (sets WeightView::packed) using the pool's threads.
 // `map` / `map_size`: the file mapping the views point into (null: nothing to release).
-Result<PackSummary> pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size);
+Status pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size);
 
 }  // namespace ag
