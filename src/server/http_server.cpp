@@ -410,9 +410,14 @@ void HttpServer::Impl::setup() {
     e.message = "internal error: " + what;
     set_error(res, e);
   });
-  http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (httplib calls the post-routing handler once the final
+  // status is set, the logger only after the body went out): a client that got its answer and then
+  // scrapes /metrics must find the request counted.
+  http_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     metrics_.count_request(endpoint_label(req.path), res.status);
     if (res.status == 413) metrics_.count_rejected("body_too_large");
+  });
+  http_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     // Generating endpoints log their own detailed line; other failures get a short one here.
     if (res.status >= 400 && !res.has_header("X-Request-Id") && req.path != "/health") {
       RequestLog log;
