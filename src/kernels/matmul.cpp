@@ -17,6 +17,9 @@ namespace {
 // while the activation rows stream past (prefill), large enough to amortise the loop overhead.
 constexpr int64_t kRowBlock = 16;
 static_assert(kRowBlock % kPackRows == 0, "thread ranges must start on packed row groups");
+// Weights a thread claims at a time (kernels/row_ranges.h): a few dozen chunks per thread per
+// decode matmul, so the last chunks are short and the claims cost nothing next to the stream.
+constexpr int64_t kChunkBytes = 32 * 1024;
 // Below this many activation rows, quantizing them on the calling thread beats a dispatch.
 constexpr int64_t kParallelQuantizeRows = 8;
 
@@ -178,11 +181,24 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
       }
     }
   };
-  if (worth_parallel(pool.size(), total_rows * n_rows * n_in)) {
-    pool.parallel_for(total_rows, kRowBlock, compute);
-  } else {
+  if (!worth_parallel(pool.size(), total_rows * n_rows * n_in)) {
     compute(0, total_rows);
+    return;
   }
+  // Each thread streams its own range in chunks of about kChunkBytes of weights, then helps with
+  // the ends of the others' ranges.
+  size_t weight_bytes = 0;
+  for (const auto& job : jobs) weight_bytes += job.w.row_bytes * static_cast<size_t>(job.w.n_out);
+  const int64_t n_units = (total_rows + kRowBlock - 1) / kRowBlock;
+  const int64_t unit_bytes = std::max<int64_t>(1, static_cast<int64_t>(weight_bytes) / n_units);
+  const int64_t chunk_units = std::max<int64_t>(1, kChunkBytes / unit_bytes);
+  RowRanges& ranges = scratch.row_ranges();
+  ranges.reset(n_units, pool.size());
+  pool.run([&](int ith, int) {
+    int64_t begin = 0, end = 0;
+    while (ranges.next(ith, chunk_units, begin, end))
+      compute(begin * kRowBlock, std::min(total_rows, end * kRowBlock));
+  });
 }
 
 }  // namespace ag::kernels

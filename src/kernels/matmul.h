@@ -4,7 +4,8 @@
 // As in ggml, the activation rows are quantized once to the weight type's vec_dot_type and every
 // output element is one vec_dot(weight row, activation row). Threads split the weight rows into
 // contiguous ranges; each output element is computed by exactly one call whose arithmetic depends
-// only on the two rows, so results are bit-identical whatever the batch size or thread count.
+// only on the two rows, so results are bit-identical whatever the batch size or thread count (or
+// which thread took which rows: kernels/row_ranges.h).
 // Several matrices that read the same input (Q, K, V; gate, up) run in one job, sharing the
 // quantized input and one thread dispatch. A matrix repacked at load (WeightView::packed) runs the
 // packed kernel of tensor/packed.h instead, which has the same per-output property.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/row_ranges.h"
 #include "tensor/dtype.h"
 #include "tensor/packed.h"
 
@@ -44,11 +46,14 @@ class MatmulScratch {
   std::vector<uint8_t>& buffer(DType type) { return buffers_[static_cast<uint32_t>(type) % kSlots]; }
   // Per-block scale and sum of the Q8_0 activations, for packed weights (tensor/packed.h).
   std::vector<ActBlockInfo>& act_info() { return act_info_; }
+  // Which thread takes which weight rows (kernels/row_ranges.h).
+  RowRanges& row_ranges() { return row_ranges_; }
 
  private:
   static constexpr uint32_t kSlots = 40;
   std::vector<uint8_t> buffers_[kSlots];
   std::vector<ActBlockInfo> act_info_;
+  RowRanges row_ranges_;
 };
 
 // x: [n_rows][n_in] floats (contiguous). Every job's weight has the same n_in. The weight types

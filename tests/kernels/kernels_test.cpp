@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "core/half.h"
 #include "core/thread_pool.h"
@@ -14,6 +15,7 @@
 #include "kernels/matmul.h"
 #include "kernels/parallel.h"
 #include "kernels/rope.h"
+#include "kernels/row_ranges.h"
 #include "kernels/vec.h"
 #include "kv/kv_cache.h"
 #include "tensor/type_traits.h"
@@ -183,6 +185,51 @@ TEST(Rope, LinearScalingAndFrequencyFactors) {
   rope_cos_sin(p, 100, cs.data(), sn.data());
   EXPECT_NEAR(cs[0], std::cos(100 * 0.25), 1e-5);
   EXPECT_NEAR(sn[1], std::sin(100 * 0.01 / 8 * 0.25), 1e-5);
+}
+
+// Every unit is taken exactly once, each thread's own range front to back, whoever steals.
+TEST(RowRanges, EveryUnitOnceOwnersFrontToBack) {
+  RowRanges ranges;
+  for (int n_threads : {1, 2, 3, 5}) {
+    for (int64_t n_units : {0, 1, 7, 64, 1001}) {
+      for (int64_t chunk : {1, 3, 16}) {
+        SCOPED_TRACE(::testing::Message() << n_threads << " threads, " << n_units << " units, chunk " << chunk);
+        ranges.reset(n_units, n_threads);
+        std::vector<std::atomic<int>> taken(static_cast<size_t>(n_units));
+        std::vector<std::vector<std::pair<int64_t, int64_t>>> own(static_cast<size_t>(n_threads));
+        std::vector<std::thread> threads;
+        for (int t = 0; t < n_threads; ++t)
+          threads.emplace_back([&, t] {
+            int64_t begin = 0, end = 0;
+            while (ranges.next(t, chunk, begin, end)) {
+              EXPECT_LT(begin, end);
+              EXPECT_LE(end - begin, chunk);
+              for (int64_t u = begin; u < end; ++u) taken[static_cast<size_t>(u)].fetch_add(1);
+              const int64_t lo = n_units * t / n_threads, hi = n_units * (t + 1) / n_threads;
+              if (begin >= lo && end <= hi) own[static_cast<size_t>(t)].push_back({begin, end});
+            }
+          });
+        for (auto& th : threads) th.join();
+        for (int64_t u = 0; u < n_units; ++u) EXPECT_EQ(taken[static_cast<size_t>(u)].load(), 1) << u;
+        // A thread's chunks of its own range that it took from the front follow one another.
+        for (const auto& chunks : own)
+          for (size_t i = 1; i < chunks.size(); ++i)
+            if (chunks[i].first > chunks[i - 1].first) {
+              EXPECT_GE(chunks[i].first, chunks[i - 1].second);
+            }
+        // Nothing is left for anyone once they are all done.
+        int64_t b = 0, e = 0;
+        EXPECT_FALSE(ranges.next(0, chunk, b, e));
+      }
+    }
+  }
+  // One thread alone takes its own range first, then the others' from their backs.
+  ranges.reset(8, 2);
+  std::vector<std::pair<int64_t, int64_t>> order;
+  int64_t b = 0, e = 0;
+  while (ranges.next(0, 2, b, e)) order.push_back({b, e});
+  const std::vector<std::pair<int64_t, int64_t>> expected = {{0, 2}, {2, 4}, {6, 8}, {4, 6}};
+  EXPECT_EQ(order, expected);
 }
 
 TEST(Matmul, EveryWeightTypeMatchesDequantizedDot) {
