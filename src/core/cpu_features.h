@@ -25,4 +25,10 @@ inline bool cpu_has_avx2_fma() {
   return f.avx2 && f.fma && f.f16c;
 }
 
+// True when the AVX-512 (F, BW) + VNNI kernels may run (they also use AVX2, FMA and F16C).
+inline bool cpu_has_avx512_vnni() {
+  const auto& f = cpu_features();
+  return cpu_has_avx2_fma() && f.avx512f && f.avx512bw && f.avx512vnni;
+}
+
 }  // namespace ag

@@ -3,6 +3,7 @@
 #include "core/cpu_features.h"
 #include "tensor/kquant.h"
 #include "tensor/type_registry.h"
+#include "tensor/x86/kquant_avx512.h"
 
 namespace ag {
 
@@ -17,6 +18,8 @@ struct KTypeKernels {
   // AVX2 versions; null where the reference is used as is.
   void (*to_float_avx2)(const void*, float*, int64_t);
   float (*vec_dot_avx2)(int64_t, const void*, const void*);
+  // AVX-512 VNNI version, preferred over AVX2 where the CPU has it; null where there is none.
+  float (*vec_dot_avx512)(int64_t, const void*, const void*) = nullptr;
 };
 
 }  // namespace
@@ -33,9 +36,16 @@ void register_k_types(TypeRegistry& registry) {
       {DType::Q5_K, dequantize_q5_k, quantize_row_q5_k, vec_dot_q5_k_q8_k, quantize_q5_k,
        avx2::dequantize_q5_k, avx2::vec_dot_q5_k_q8_k},
       {DType::Q6_K, dequantize_q6_k, quantize_row_q6_k, vec_dot_q6_k_q8_k, quantize_q6_k,
-       avx2::dequantize_q6_k, avx2::vec_dot_q6_k_q8_k},
+       avx2::dequantize_q6_k, avx2::vec_dot_q6_k_q8_k,
+#if defined(AUTOGLM_HAVE_KQUANT_AVX512)
+       avx512::vec_dot_q6_k_q8_k
+#else
+       nullptr
+#endif
+      },
   };
   const bool avx2 = cpu_has_avx2_fma();
+  const bool avx512 = cpu_has_avx512_vnni();
   for (const auto& k : kernels) {
     TypeEntry& e = registry.at(k.type);
     e.present = true;
@@ -45,6 +55,7 @@ void register_k_types(TypeRegistry& registry) {
       if (k.to_float_avx2) e.fast.to_float = k.to_float_avx2;
       if (k.vec_dot_avx2) e.fast.vec_dot = k.vec_dot_avx2;
     }
+    if (avx512 && k.vec_dot_avx512) e.fast.vec_dot = k.vec_dot_avx512;
     e.quantize_weights = k.quantize_weights;
   }
 

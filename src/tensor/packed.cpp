@@ -52,11 +52,7 @@ bool has_packed_layout(DType type) {
 
 bool packed_kernels_available() {
 #if defined(AUTOGLM_HAVE_PACKED_AVX512)
-  static const bool available = [] {
-    const auto& f = cpu_features();
-    return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vnni;
-  }();
-  return available;
+  return cpu_has_avx512_vnni();
 #else
   return false;
 #endif

@@ -13,6 +13,7 @@
 #include "kquant_test_util.h"
 #include "tensor/kquant.h"
 #include "tensor/type_traits.h"
+#include "tensor/x86/kquant_avx512.h"
 
 namespace ag {
 namespace {
@@ -25,6 +26,7 @@ struct KCase {
   DotFn dot_avx2;
   DequantFn dequant_avx2;  // null: the reference is used on every CPU
   int64_t n;
+  DotFn dot_avx512 = nullptr;  // null: no AVX-512 version, AVX2 runs there too
 };
 
 std::string case_name(const ::testing::TestParamInfo<KCase>& info) {
@@ -37,15 +39,20 @@ std::vector<KCase> all_cases() {
     DType type;
     DotFn dot;
     DequantFn dequant;
+    DotFn dot_avx512 = nullptr;
   } types[] = {
       {DType::Q2_K, kquant::avx2::vec_dot_q2_k_q8_k, nullptr},
       {DType::Q3_K, kquant::avx2::vec_dot_q3_k_q8_k, nullptr},
       {DType::Q4_K, kquant::avx2::vec_dot_q4_k_q8_k, kquant::avx2::dequantize_q4_k},
       {DType::Q5_K, kquant::avx2::vec_dot_q5_k_q8_k, kquant::avx2::dequantize_q5_k},
-      {DType::Q6_K, kquant::avx2::vec_dot_q6_k_q8_k, kquant::avx2::dequantize_q6_k},
+      {DType::Q6_K, kquant::avx2::vec_dot_q6_k_q8_k, kquant::avx2::dequantize_q6_k,
+#if defined(AUTOGLM_HAVE_KQUANT_AVX512)
+       kquant::avx512::vec_dot_q6_k_q8_k
+#endif
+      },
   };
   for (const auto& t : types) {
-    for (int64_t n : {256, 512, 4096}) cases.push_back({t.type, t.dot, t.dequant, n});
+    for (int64_t n : {256, 512, 4096}) cases.push_back({t.type, t.dot, t.dequant, n, t.dot_avx512});
   }
   return cases;
 }
@@ -158,16 +165,21 @@ TEST_P(KQuantKernels, ReferenceDotMatchesDequantizedMath) {
 TEST_P(KQuantKernels, FastDotMatchesReference) {
   if (!cpu_has_avx2_fma()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
   const DType t = GetParam().type;
-  EXPECT_EQ(type_traits(t).vec_dot, GetParam().dot_avx2);
-  for (int rep = 0; rep < 6; ++rep) {
-    const auto w = weights(rep % 2 == 1);
-    const auto a = activations(rep >= 3);
-    double dot, magnitude;
-    exact_dot(w, a, &dot, &magnitude);
-    const float ref = type_traits_reference(t).vec_dot(GetParam().n, w.data(), a.data());
-    const float fast = GetParam().dot_avx2(GetParam().n, w.data(), a.data());
-    EXPECT_NEAR(fast, ref, kDotRelTol * magnitude + 1e-30) << "rep " << rep;
-    EXPECT_NEAR(fast, dot, kDotRelTol * magnitude + 1e-30) << "rep " << rep;
+  const bool avx512 = GetParam().dot_avx512 != nullptr && cpu_has_avx512_vnni();
+  EXPECT_EQ(type_traits(t).vec_dot, avx512 ? GetParam().dot_avx512 : GetParam().dot_avx2);
+  for (DotFn fast_dot : {GetParam().dot_avx2, avx512 ? GetParam().dot_avx512 : nullptr}) {
+    if (fast_dot == nullptr) continue;
+    SCOPED_TRACE(fast_dot == GetParam().dot_avx2 ? "avx2" : "avx512");
+    for (int rep = 0; rep < 6; ++rep) {
+      const auto w = weights(rep % 2 == 1);
+      const auto a = activations(rep >= 3);
+      double dot, magnitude;
+      exact_dot(w, a, &dot, &magnitude);
+      const float ref = type_traits_reference(t).vec_dot(GetParam().n, w.data(), a.data());
+      const float fast = fast_dot(GetParam().n, w.data(), a.data());
+      EXPECT_NEAR(fast, ref, kDotRelTol * magnitude + 1e-30) << "rep " << rep;
+      EXPECT_NEAR(fast, dot, kDotRelTol * magnitude + 1e-30) << "rep " << rep;
+    }
   }
 }
 
