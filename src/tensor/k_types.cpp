@@ -32,7 +32,13 @@ void register_k_types(TypeRegistry& registry) {
       {DType::Q3_K, dequantize_q3_k, quantize_row_q3_k, vec_dot_q3_k_q8_k, quantize_q3_k, nullptr,
        avx2::vec_dot_q3_k_q8_k},
       {DType::Q4_K, dequantize_q4_k, quantize_row_q4_k, vec_dot_q4_k_q8_k, quantize_q4_k,
-       avx2::dequantize_q4_k, avx2::vec_dot_q4_k_q8_k},
+       avx2::dequantize_q4_k, avx2::vec_dot_q4_k_q8_k,
+#if defined(AUTOGLM_HAVE_KQUANT_AVX512)
+       avx512::vec_dot_q4_k_q8_k
+#else
+       nullptr
+#endif
+      },
       {DType::Q5_K, dequantize_q5_k, quantize_row_q5_k, vec_dot_q5_k_q8_k, quantize_q5_k,
        avx2::dequantize_q5_k, avx2::vec_dot_q5_k_q8_k},
       {DType::Q6_K, dequantize_q6_k, quantize_row_q6_k, vec_dot_q6_k_q8_k, quantize_q6_k,

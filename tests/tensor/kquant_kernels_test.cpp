@@ -43,7 +43,11 @@ std::vector<KCase> all_cases() {
   } types[] = {
       {DType::Q2_K, kquant::avx2::vec_dot_q2_k_q8_k, nullptr},
       {DType::Q3_K, kquant::avx2::vec_dot_q3_k_q8_k, nullptr},
-      {DType::Q4_K, kquant::avx2::vec_dot_q4_k_q8_k, kquant::avx2::dequantize_q4_k},
+      {DType::Q4_K, kquant::avx2::vec_dot_q4_k_q8_k, kquant::avx2::dequantize_q4_k,
+#if defined(AUTOGLM_HAVE_KQUANT_AVX512)
+       kquant::avx512::vec_dot_q4_k_q8_k
+#endif
+      },
       {DType::Q5_K, kquant::avx2::vec_dot_q5_k_q8_k, kquant::avx2::dequantize_q5_k},
       {DType::Q6_K, kquant::avx2::vec_dot_q6_k_q8_k, kquant::avx2::dequantize_q6_k,
 #if defined(AUTOGLM_HAVE_KQUANT_AVX512)

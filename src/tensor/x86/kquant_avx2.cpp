@@ -12,6 +12,7 @@
 
 #include "core/half.h"
 #include "tensor/kquant.h"
+#include "tensor/x86/kquant_scales.h"
 
 #define AG_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -50,21 +51,6 @@ AG_TARGET_AVX2 inline __m256i even_odd_scales(__m128i scales_i8) {
   return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales_i8, even_odd));
 }
 
-// Q4_K / Q5_K: the 12 packed bytes to 8 scales (bytes 0..7) and 8 mins (bytes 8..15), all 6 bits.
-inline __m128i unpack_scales_mins_k4(const uint8_t* packed) {
-  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-  uint32_t u[4];
-  std::memcpy(u, packed, 12);
-  u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-  const uint32_t mins_lo = u[1] & kmask1;
-  u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-  u[2] = mins_lo;
-  u[0] &= kmask1;
-  __m128i r;
-  std::memcpy(&r, u, 16);
-  return r;
-}
-
 // Q3_K: the 12 packed bytes to 16 signed scales (minus 32 already), with four 32-bit operations
 // instead of a loop: low nibbles from bytes 0..7, high 2 bits from bytes 8..11.
 inline __m128i unpack_q3_k_scales_fast(const uint8_t* packed) {
@@ -91,8 +77,8 @@ AG_TARGET_AVX2 float vec_dot_q2_k_q8_k(int64_t n, const void* row, const void* a
   __m256 acc = _mm256_setzero_ps();
   __m128 acc_m = _mm_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    const float dall = y[i].d * f16_to_f32(x[i].d);
-    const float dmin = -y[i].d * f16_to_f32(x[i].dmin);
+    const float dall = y[i].d * _cvtsh_ss(x[i].d);
+    const float dmin = -y[i].d * _cvtsh_ss(x[i].dmin);
     const __m128i sc_m = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales));
     // mins: sum_j m_j * bsums_j
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc_m, 4), m4));
@@ -126,7 +112,7 @@ AG_TARGET_AVX2 float vec_dot_q3_k_q8_k(int64_t n, const void* row, const void* a
   const __m256i m1 = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    const float d = y[i].d * f16_to_f32(x[i].d);
+    const float d = y[i].d * _cvtsh_ss(x[i].d);
     const __m128i sc_i8 = unpack_q3_k_scales_fast(x[i].scales);
     // The quants are stored as v = q + 4 in [0, 7]: subtract 4 * sum_j s_j * bsums_j.
     const __m256i offset = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc_i8), load32(y[i].bsums));
@@ -162,8 +148,8 @@ AG_TARGET_AVX2 inline float vec_dot_q45_k(int64_t n, const Block* x, const Block
   __m256 acc = _mm256_setzero_ps();
   __m128 acc_m = _mm_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    const float d = y[i].d * f16_to_f32(x[i].d);
-    const float dmin = -y[i].d * f16_to_f32(x[i].dmin);
+    const float d = y[i].d * _cvtsh_ss(x[i].d);
+    const float dmin = -y[i].d * _cvtsh_ss(x[i].dmin);
     const __m256i sc_mins = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[i].scales));
     // Each min covers two bsums: add them pairwise (|sum| <= 2 * 16 * 127, no int16 overflow).
     const __m256i bsums = load32(y[i].bsums);
@@ -217,7 +203,7 @@ AG_TARGET_AVX2 float vec_dot_q6_k_q8_k(int64_t n, const void* row, const void* a
   const __m256i m2_4 = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    const float d = y[i].d * f16_to_f32(x[i].d);
+    const float d = y[i].d * _cvtsh_ss(x[i].d);
     const __m128i sc_i8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales));
     // The quants are stored as q + 32 in [0, 63]: subtract 32 * sum_j s_j * bsums_j.
     const __m256i offset = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc_i8), load32(y[i].bsums));

@@ -1,4 +1,5 @@
-// AVX-512 (BW + VNNI) dot products of the K-quants, for the CPUs the packed kernels run on.
+// AVX-512 (BW + VNNI) dot products of the K-quants (Q4_K, Q6_K), for the CPUs the packed kernels
+// run on.
 //
 // Why a second x86 version: the AVX2 Q6_K dot product is compute-bound on two threads (TinyLlama
 // Q4_0's Q6_K output matrix streamed at 30 GB/s while the packed Q4_0 matrices ran at 47), so the
@@ -19,6 +20,7 @@
 
 #include "core/half.h"
 #include "tensor/kquant_blocks.h"
+#include "tensor/x86/kquant_scales.h"
 #include "tensor/x86/avx512_target.h"
 
 AG_512_DIAGNOSTICS_BEGIN
@@ -36,7 +38,62 @@ AG_512 inline __m512i sub_block_scale_index(int first_sub_block) {
   return _mm512_load_si512(idx);
 }
 
+// Q4_K: lane k (of 32 int16 lanes) takes scale `first` for k < 16 and `second` above: one
+// register holds the quants of two 32-weight sub-blocks, 16 maddubs lanes each.
+AG_512 inline __m512i two_sub_block_index(int first, int second) {
+  return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(first)),
+                            _mm256_set1_epi16(static_cast<int16_t>(second)), 1);
+}
+
+AG_512 inline __m512i load_two_halves(const int8_t* lo, const int8_t* hi) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)), 1);
+}
+
 }  // namespace
+
+AG_512 float vec_dot_q4_k_q8_k(int64_t n, const void* row, const void* act) {
+  const auto* x = static_cast<const BlockQ4K*>(row);
+  const auto* y = static_cast<const BlockQ8K*>(act);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  // 64 bytes of qs hold four sub-blocks of the half h: low nibbles of bytes 0..31 / 32..63 are
+  // sub-blocks 4h / 4h + 2, high nibbles 4h + 1 / 4h + 3.
+  const __m512i scale_index[4] = {two_sub_block_index(0, 2), two_sub_block_index(1, 3),
+                                  two_sub_block_index(4, 6), two_sub_block_index(5, 7)};
+  __m512 acc = _mm512_setzero_ps();
+  __m128 acc_m = _mm_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    const float d = y[i].d * _cvtsh_ss(x[i].d);
+    const float dmin = -y[i].d * _cvtsh_ss(x[i].dmin);
+    // int16 lanes 0..7: the sub-block scales, 8..15: the mins
+    const __m256i sc_mins = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[i].scales));
+    // Each min covers two bsums: add them pairwise (|sum| <= 2 * 16 * 128, no int16 overflow).
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
+    const __m128i bsum_pairs =
+        _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    const __m128i prod_m = _mm_madd_epi16(_mm256_extracti128_si256(sc_mins, 1), bsum_pairs);
+    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod_m), acc_m);
+
+    const __m512i scales = _mm512_castsi256_si512(sc_mins);
+    __m512i sumi = _mm512_setzero_si512();
+    for (int half = 0; half < 2; ++half) {
+      const __m512i q4 = _mm512_loadu_si512(x[i].qs + 64 * half);
+      const __m512i lo = _mm512_and_si512(q4, m4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q4, 4), m4);
+      const int8_t* a = y[i].qs + 128 * half;
+      const __m512i p_lo = _mm512_maddubs_epi16(lo, load_two_halves(a, a + 64));
+      const __m512i p_hi = _mm512_maddubs_epi16(hi, load_two_halves(a + 32, a + 96));
+      sumi = _mm512_dpwssd_epi32(sumi, p_lo,
+                                 _mm512_permutexvar_epi16(scale_index[2 * half], scales));
+      sumi = _mm512_dpwssd_epi32(sumi, p_hi,
+                                 _mm512_permutexvar_epi16(scale_index[2 * half + 1], scales));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+  }
+  const __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+  return _mm512_reduce_add_ps(acc) + _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)));
+}
 
 AG_512 float vec_dot_q6_k_q8_k(int64_t n, const void* row, const void* act) {
   const auto* x = static_cast<const BlockQ6K*>(row);
@@ -53,7 +110,7 @@ AG_512 float vec_dot_q6_k_q8_k(int64_t n, const void* row, const void* act) {
                                   sub_block_scale_index(8), sub_block_scale_index(12)};
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    const float d = y[i].d * f16_to_f32(x[i].d);
+    const float d = y[i].d * _cvtsh_ss(x[i].d);
     const __m256i sc16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales)));
     // The quants are stored as q + 32 in [0, 63]: subtract 32 * sum_j s_j * bsums_j.

@@ -8,6 +8,7 @@
 
 namespace ag::kquant::avx512 {
 
+float vec_dot_q4_k_q8_k(int64_t n, const void* row, const void* act);
 float vec_dot_q6_k_q8_k(int64_t n, const void* row, const void* act);
 
 }  // namespace ag::kquant::avx512
