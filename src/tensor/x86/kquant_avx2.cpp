@@ -151,11 +151,7 @@ AG_TARGET_AVX2 inline float vec_dot_q45_k(int64_t n, const Block* x, const Block
     const float d = y[i].d * _cvtsh_ss(x[i].d);
     const float dmin = -y[i].d * _cvtsh_ss(x[i].dmin);
     const __m256i sc_mins = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[i].scales));
-    // Each min covers two bsums: add them pairwise (|sum| <= 2 * 16 * 127, no int16 overflow).
-    const __m256i bsums = load32(y[i].bsums);
-    const __m128i bsum_pairs =
-        _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-    const __m128i prod_m = _mm_madd_epi16(_mm256_extracti128_si256(sc_mins, 1), bsum_pairs);
+    const __m128i prod_m = mins_dot_bsums(sc_mins, y[i].bsums);
     acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod_m), acc_m);
 
     const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sc_mins));

@@ -68,11 +68,7 @@ AG_512 float vec_dot_q4_k_q8_k(int64_t n, const void* row, const void* act) {
     const float dmin = -y[i].d * _cvtsh_ss(x[i].dmin);
     // int16 lanes 0..7: the sub-block scales, 8..15: the mins
     const __m256i sc_mins = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[i].scales));
-    // Each min covers two bsums: add them pairwise (|sum| <= 2 * 16 * 128, no int16 overflow).
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
-    const __m128i bsum_pairs =
-        _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-    const __m128i prod_m = _mm_madd_epi16(_mm256_extracti128_si256(sc_mins, 1), bsum_pairs);
+    const __m128i prod_m = mins_dot_bsums(sc_mins, y[i].bsums);
     acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod_m), acc_m);
 
     const __m512i scales = _mm512_castsi256_si512(sc_mins);

@@ -23,4 +23,15 @@ inline __m128i unpack_scales_mins_k4(const uint8_t* packed) {
                        static_cast<int>(u[0]));
 }
 
+// Q4_K / Q5_K: sum_j min_j * (bsums[2j] + bsums[2j + 1]) for the 8 mins in int16 lanes 8..15 of
+// sc_mins, as 4 int32 partial sums (exact; each min covers two bsums, added pairwise:
+// |sum| <= 2 * 16 * 128, no int16 overflow).
+__attribute__((target("avx2"))) inline __m128i mins_dot_bsums(__m256i sc_mins,
+                                                               const int16_t* bsums16) {
+  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums16));
+  const __m128i bsum_pairs =
+      _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+  return _mm_madd_epi16(_mm256_extracti128_si256(sc_mins, 1), bsum_pairs);
+}
+
 }  // namespace ag::kquant
