@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/cpu_features.h"
 #include "core/half.h"
+#include "kernels/avx2_lanes.h"
 #include "kernels/parallel.h"
 #include "kernels/vec.h"
 
@@ -14,30 +16,63 @@ namespace ag::kernels {
 
 namespace {
 
+// Where one work item (a row and a KV head: the GQA group of query heads that share it) reads and
+// writes.
+struct GroupView {
+  int head_dim, group, n_pos, block_size;
+  const std::vector<int32_t>* table;  // the row's block table
+  size_t head_offset;                 // bytes from a slot to this KV head's vector
+  const float* q0;                    // [group][head_dim] the group's queries
+  float* out0;                        // [group][head_dim] their outputs
+
+  GroupView(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv_head)
+      : head_dim(kv.head_dim()),
+        group(a.n_head / kv.n_head_kv()),
+        n_pos(a.positions[row] + 1),
+        block_size(kv.block_size()),
+        table(&(*a.block_tables)[static_cast<size_t>(a.seq_index[row])]),
+        head_offset(static_cast<size_t>(kv_head) * static_cast<size_t>(kv.head_dim()) *
+                    (kv.type() == DType::F16 ? 2 : 4)) {
+    const int64_t q_stride = static_cast<int64_t>(a.n_head) * head_dim;
+    const int64_t first = row * q_stride + static_cast<int64_t>(kv_head) * group * head_dim;
+    q0 = a.q + first;
+    out0 = a.out + first;
+  }
+  const uint8_t* k(const KvCache& kv, int layer, int t) const {
+    return kv.k_slot(layer, (*table)[static_cast<size_t>(t / block_size)], t % block_size) +
+           head_offset;
+  }
+  const uint8_t* v(const KvCache& kv, int layer, int t) const {
+    return kv.v_slot(layer, (*table)[static_cast<size_t>(t / block_size)], t % block_size) +
+           head_offset;
+  }
+};
+
+// s[0..n) = softmax(s). llama.cpp's row runs to the padded KV length with -inf past the causal
+// mask: ggml's vector exp over every group of 8, the padding adding zeros.
+void softmax_scores(const VecKernels& vk, float* s, int n) {
+  const float max = *std::max_element(s, s + n);
+  const float inv = static_cast<float>(1.0 / vk.softmax_exp_f32(n, s, max));
+  for (int t = 0; t < n; ++t) s[t] *= inv;
+}
+
 // One work item: all query heads of one KV head for one row, so each K vector is loaded once for
 // the whole GQA group.
 void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv_head,
                   AttentionThreadScratch& ts) {
   const VecKernels& vk = vec_kernels();
-  const int head_dim = kv.head_dim();
-  const int group = a.n_head / kv.n_head_kv();
-  const int n_pos = a.positions[row] + 1;
-  const std::vector<int32_t>& table = (*a.block_tables)[static_cast<size_t>(a.seq_index[row])];
-  const int block_size = kv.block_size();
+  const GroupView gv(kv, a, row, kv_head);
+  const int head_dim = gv.head_dim, group = gv.group, n_pos = gv.n_pos;
   const bool f16 = kv.type() == DType::F16;
-  const size_t head_offset =
-      static_cast<size_t>(kv_head) * static_cast<size_t>(head_dim) * (f16 ? 2 : 4);
-  const int64_t q_stride = static_cast<int64_t>(a.n_head) * head_dim;
-  const float* q0 = a.q + row * q_stride + static_cast<int64_t>(kv_head) * group * head_dim;
-  float* out0 = a.out + row * q_stride + static_cast<int64_t>(kv_head) * group * head_dim;
+  const float* q0 = gv.q0;
+  float* out0 = gv.out0;
   float* scores = ts.scores.data();
   uint16_t* q_f16 = ts.q_f16.data();
   if (f16) vk.f32_to_f16(group * head_dim, q0, q_f16);
 
   // scores[g][t] = scale * q_g · K[t]
   for (int t = 0; t < n_pos; ++t) {
-    const uint8_t* k = kv.k_slot(a.layer, table[static_cast<size_t>(t / block_size)],
-                                 t % block_size) + head_offset;
+    const uint8_t* k = gv.k(kv, a.layer, t);
     for (int g = 0; g < group; ++g) {
       const float dot =
           f16 ? vk.dot_f16(head_dim, q_f16 + g * head_dim, reinterpret_cast<const uint16_t*>(k))
@@ -48,19 +83,14 @@ void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv
 
   for (int g = 0; g < group; ++g) {
     float* s = scores + static_cast<int64_t>(g) * n_pos;
-    const float max = *std::max_element(s, s + n_pos);
-    // llama.cpp's row runs to the padded KV length with -inf past the causal mask: ggml's vector
-    // exp over every group of 8, the padding adding zeros
-    const float inv = static_cast<float>(1.0 / vk.softmax_exp_f32(n_pos, s, max));
-    for (int t = 0; t < n_pos; ++t) s[t] *= inv;
+    softmax_scores(vk, s, n_pos);
 
     // out = sum_t p[t] * V[t], position t accumulating into lane t % 32
     float* partial = ts.partial.data();
     std::memset(partial, 0, sizeof(float) * 32 * static_cast<size_t>(head_dim));
     if (f16) vk.f32_to_f16(n_pos, s, ts.p_f16.data());
     for (int t = 0; t < n_pos; ++t) {
-      const uint8_t* v = kv.v_slot(a.layer, table[static_cast<size_t>(t / block_size)],
-                                   t % block_size) + head_offset;
+      const uint8_t* v = gv.v(kv, a.layer, t);
       float* lane = partial + static_cast<int64_t>(t & 31) * head_dim;
       if (f16) {
         vk.axpy_f16(head_dim, f16_to_f32(ts.p_f16[static_cast<size_t>(t)]),
@@ -73,7 +103,110 @@ void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv
   }
 }
 
+#if defined(__x86_64__)
+// The q·K part of attend_group_f16_avx2 (see fused_f16_scores in attention.h).
+AG_TARGET_AVX2 void scores_f16_avx2(const KvCache& kv, const AttentionArgs& a, int64_t row,
+                                    int kv_head, uint16_t* q_f16, float* q_rounded, float* scores) {
+  const VecKernels& vk = vec_kernels();
+  const GroupView gv(kv, a, row, kv_head);
+  const int head_dim = gv.head_dim, group = gv.group;
+  const float* q0 = gv.q0;
+  // q rounded to F16 (as the generic path's q_f16), held as floats
+  vk.f32_to_f16(group * head_dim, q0, q_f16);
+  for (int i = 0; i < group * head_dim; i += 8)
+    _mm256_storeu_ps(q_rounded + i, avx2::load_f16(q_f16 + i));
+
+  alignas(32) float k_row[256];
+  for (int t = 0; t < gv.n_pos; ++t) {
+    const auto* k = reinterpret_cast<const uint16_t*>(gv.k(kv, a.layer, t));
+    for (int i = 0; i < head_dim; i += 8) _mm256_store_ps(k_row + i, avx2::load_f16(k + i));
+    for (int g = 0; g < group; ++g) {
+      const float* qg = q_rounded + g * head_dim;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int i = 0; i < head_dim; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_load_ps(k_row + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 8), _mm256_load_ps(k_row + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 16), _mm256_load_ps(k_row + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 24), _mm256_load_ps(k_row + i + 24), a3);
+      }
+      // dot_f16 returns float(double(sum)): the same float
+      scores[static_cast<int64_t>(g) * gv.n_pos + t] = avx2::reduce4(a0, a1, a2, a3) * a.scale;
+    }
+  }
+}
+
+// attend_group for an F16 cache whose head_dim is a multiple of 32 (up to 256), with the AVX2
+// vector kernels: the same float operations in the same order as attend_group through
+// vec_kernels() (dot_f16_avx2's four accumulators and reduction, axpy_f16_avx2's fused
+// multiply-adds), so the same bits. Decode spent most of attention on per-call overhead: one
+// indirect call per position and query head for 64-element dot products, each converting the same
+// K row from F16 again. Here each K row is converted once for the whole GQA group.
+AG_TARGET_AVX2 void attend_group_f16_avx2(const KvCache& kv, const AttentionArgs& a, int64_t row,
+                                          int kv_head, AttentionThreadScratch& ts) {
+  const VecKernels& vk = vec_kernels();
+  const GroupView gv(kv, a, row, kv_head);
+  const int head_dim = gv.head_dim, group = gv.group, n_pos = gv.n_pos;
+  float* out0 = gv.out0;
+  float* scores = ts.scores.data();
+  scores_f16_avx2(kv, a, row, kv_head, ts.q_f16.data(), ts.q_rounded.data(), scores);
+
+  for (int g = 0; g < group; ++g) {
+    float* s = scores + static_cast<int64_t>(g) * n_pos;
+    softmax_scores(vk, s, n_pos);
+
+    float* partial = ts.partial.data();
+    std::memset(partial, 0, sizeof(float) * 32 * static_cast<size_t>(head_dim));
+    vk.f32_to_f16(n_pos, s, ts.p_f16.data());
+    for (int t = 0; t < n_pos; ++t) {
+      const auto* v = reinterpret_cast<const uint16_t*>(gv.v(kv, a.layer, t));
+      float* lane = partial + static_cast<int64_t>(t & 31) * head_dim;
+      const __m256 p = _mm256_set1_ps(_cvtsh_ss(ts.p_f16[static_cast<size_t>(t)]));
+      for (int i = 0; i < head_dim; i += 8)
+        _mm256_storeu_ps(lane + i,
+                         _mm256_fmadd_ps(p, avx2::load_f16(v + i), _mm256_loadu_ps(lane + i)));
+    }
+    vk.reduce_lanes32(head_dim, partial, out0 + static_cast<int64_t>(g) * head_dim);
+  }
+}
+#endif
+
+// The fused path where it applies (same bits), else the generic one.
+void attend(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv_head,
+            AttentionThreadScratch& ts) {
+#if defined(__x86_64__)
+  if (detail::fused_f16_applies(kv)) return attend_group_f16_avx2(kv, a, row, kv_head, ts);
+#endif
+  attend_group(kv, a, row, kv_head, ts);
+}
+
 }  // namespace
+
+namespace detail {
+
+bool fused_f16_applies(const KvCache& kv) {
+#if defined(__x86_64__)
+  static const bool avx2 = cpu_has_avx2_fma();
+  return avx2 && kv.type() == DType::F16 && kv.head_dim() % 32 == 0 && kv.head_dim() <= 256;
+#else
+  (void)kv;
+  return false;
+#endif
+}
+
+void fused_f16_scores(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv_head,
+                      float* scores) {
+  AG_CHECK(fused_f16_applies(kv), "the fused F16 attention path does not apply");
+#if defined(__x86_64__)
+  const size_t n = static_cast<size_t>(a.n_head / kv.n_head_kv() * kv.head_dim());
+  std::vector<uint16_t> q_f16(n);
+  std::vector<float> q_rounded(n);
+  scores_f16_avx2(kv, a, row, kv_head, q_f16.data(), q_rounded.data(), scores);
+#else
+  (void)a, (void)row, (void)kv_head, (void)scores;
+#endif
+}
+
+}  // namespace detail
 
 void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
                const AttentionArgs& a) {
@@ -91,6 +224,7 @@ void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
     if (b.q_f16.size() < group * head_dim) b.q_f16.resize(group * head_dim);
     if (b.p_f16.size() < n_pos) b.p_f16.resize(n_pos);
     if (b.partial.size() < 32 * head_dim) b.partial.resize(32 * head_dim);
+    if (b.q_rounded.size() < group * head_dim) b.q_rounded.resize(group * head_dim);
   }
 
   // Rows differ in length (a prefill chunk spans many positions), so threads pull items from a
@@ -102,7 +236,7 @@ void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
     work += 2 * (static_cast<int64_t>(a.positions[r]) + 1) * a.n_head * kv.head_dim();
   if (!worth_parallel(pool.size(), work)) {
     for (int64_t item = 0; item < n_items; ++item)
-      attend_group(kv, a, item / kv.n_head_kv(), static_cast<int>(item % kv.n_head_kv()), buffers[0]);
+      attend(kv, a, item / kv.n_head_kv(), static_cast<int>(item % kv.n_head_kv()), buffers[0]);
     return;
   }
   std::atomic<int64_t> next{0};
@@ -111,7 +245,7 @@ void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
     for (;;) {
       const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
       if (item >= n_items) break;
-      attend_group(kv, a, item / kv.n_head_kv(), static_cast<int>(item % kv.n_head_kv()), ts);
+      attend(kv, a, item / kv.n_head_kv(), static_cast<int>(item % kv.n_head_kv()), ts);
     }
   });
 }

@@ -37,6 +37,7 @@ struct AttentionThreadScratch {
   std::vector<uint16_t> q_f16;    // [group][head_dim] q rounded to F16 (F16 cache)
   std::vector<uint16_t> p_f16;    // [n_pos] softmax weights rounded to F16 (F16 cache)
   std::vector<float> partial;     // [32][head_dim] lane partial sums of the weighted V
+  std::vector<float> q_rounded;   // [group][head_dim] q_f16 as floats (fused F16 path)
 };
 class AttentionScratch {
  public:
@@ -49,5 +50,16 @@ class AttentionScratch {
 // Reads K/V of positions 0..positions[r] for each row from `kv` (which must already hold them).
 void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
                const AttentionArgs& args);
+
+// The fused path of an F16 cache (AVX2, head_dim a multiple of 32 up to 256): each K row is
+// converted once per GQA group and nothing is called per position and head; every output bit is
+// that of the generic path through vec_kernels(). Exposed for the tests that check so.
+namespace detail {
+bool fused_f16_applies(const KvCache& kv);
+// scores[g * (positions[row] + 1) + t] = scale * q_g · K[t] for the query heads g of kv_head,
+// q rounded to F16 first.
+void fused_f16_scores(const KvCache& kv, const AttentionArgs& args, int64_t row, int kv_head,
+                      float* scores);
+}  // namespace detail
 
 }  // namespace ag::kernels

@@ -7,8 +7,9 @@
 #include "core/cpu_features.h"
 #include "core/half.h"
 
+#include "kernels/avx2_lanes.h"
+
 #if defined(__x86_64__)
-#include <immintrin.h>
 #define AG_HAVE_X86 1
 #endif
 
@@ -94,15 +95,8 @@ double softmax_exp_f32_ref(int n, float* x, float max) {
 
 #ifdef AG_HAVE_X86
 // --- AVX2 + FMA + F16C ---------------------------------------------------------------------------
-#define AG_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-// Four 8-lane accumulators reduced as ggml's GGML_F32x8_REDUCE does.
-AG_TARGET_AVX2 inline float reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  const __m256 x = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
-  const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  const __m128 t1 = _mm_hadd_ps(t0, t0);
-  return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
-}
+using avx2::load_f16;
+using avx2::reduce4;
 
 // exp_poly_f32 on 8 lanes (the same operations, so the same bits).
 AG_TARGET_AVX2 inline __m256 exp_poly_avx2(__m256 x) {
@@ -159,10 +153,6 @@ AG_TARGET_AVX2 double softmax_exp_f32_avx2(int n, float* x, float max) {
     sum += hsum8_movehl_avx2(e);
   }
   return sum;
-}
-
-AG_TARGET_AVX2 inline __m256 load_f16(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
 AG_TARGET_AVX2 float dot_f32_avx2(int n, const float* x, const float* y) {

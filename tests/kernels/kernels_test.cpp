@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <tuple>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <thread>
 
+#include "core/cpu_features.h"
 #include "core/half.h"
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
@@ -271,6 +274,94 @@ TEST(Matmul, EveryWeightTypeMatchesDequantizedDot) {
     for (int64_t i = 0; i < n_in; ++i) EXPECT_EQ(row[i], deq[4 * n_in + i]);
   }
   set_min_parallel_work(kDefaultMinParallelWork);
+}
+
+// With an F16 cache and head_dim a multiple of 32, attention takes a fused path (each K row
+// converted once per GQA group, no call per position and head); it must give the bits of the
+// generic path, which this test spells out with the vector kernels.
+TEST(Attention, FusedF16PathMatchesVecKernelsBitForBit) {
+  const VecKernels& vk = vec_kernels();
+  for (const auto& [n_head, n_head_kv, head_dim] : {std::tuple{8, 2, 64}, {14, 2, 64}, {4, 4, 128}, {8, 1, 32}}) {
+    SCOPED_TRACE(::testing::Message() << n_head << " heads, " << n_head_kv << " kv heads, dim " << head_dim);
+    HParams hp;
+    hp.n_layer = 1;
+    hp.n_head = n_head;
+    hp.n_head_kv = n_head_kv;
+    hp.head_dim = head_dim;
+    const int block = 16, n_pos = 300, kv_width = n_head_kv * head_dim, q_width = n_head * head_dim;
+    KvCache kv(hp, 20, block, DType::F16);
+    const std::vector<int32_t> table = {2, 0, 3, 19, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 1};
+    const auto k = random_floats(static_cast<size_t>(n_pos * kv_width), 21);
+    const auto v = random_floats(static_cast<size_t>(n_pos * kv_width), 22);
+    for (int t = 0; t < n_pos; ++t) {
+      auto* kd = reinterpret_cast<uint16_t*>(kv.k_slot(0, table[static_cast<size_t>(t / block)], t % block));
+      auto* vd = reinterpret_cast<uint16_t*>(kv.v_slot(0, table[static_cast<size_t>(t / block)], t % block));
+      for (int i = 0; i < kv_width; ++i) {
+        kd[i] = f32_to_f16(k[static_cast<size_t>(t * kv_width + i)]);
+        vd[i] = f32_to_f16(v[static_cast<size_t>(t * kv_width + i)]);
+      }
+    }
+    const std::vector<int32_t> positions = {299, 0, 31, 32, 150};
+    const std::vector<int32_t> seq_index(positions.size(), 0);
+    const std::vector<std::vector<int32_t>> tables = {table};
+    // large logits, so that a score off by one ulp shows in the F16-rounded weights
+    const auto q = random_floats(positions.size() * static_cast<size_t>(q_width), 23, 8.0f);
+    std::vector<float> out(q.size());
+    AttentionArgs a;
+    a.q = q.data();
+    a.out = out.data();
+    a.n_rows = static_cast<int64_t>(positions.size());
+    a.positions = positions.data();
+    a.seq_index = seq_index.data();
+    a.block_tables = &tables;
+    a.n_head = n_head;
+    a.scale = 0.125f;
+    ThreadPool pool(2);
+    AttentionScratch scratch;
+    attention(pool, scratch, kv, a);
+
+    ASSERT_EQ(detail::fused_f16_applies(kv), cpu_has_avx2_fma());
+    const int group = n_head / n_head_kv;
+    for (size_t r = 0; r < positions.size(); ++r) {
+      const int n = positions[r] + 1;
+      std::vector<float> fused_scores(static_cast<size_t>(group * n));
+      for (int h = 0; h < n_head; ++h) {
+        const int kvh = h / group;
+        std::vector<uint16_t> qh(static_cast<size_t>(head_dim));
+        vk.f32_to_f16(head_dim, q.data() + r * static_cast<size_t>(q_width) + static_cast<size_t>(h * head_dim), qh.data());
+        std::vector<float> s(static_cast<size_t>(n));
+        for (int t = 0; t < n; ++t) {
+          const auto* kt = reinterpret_cast<const uint16_t*>(
+              kv.k_slot(0, table[static_cast<size_t>(t / block)], t % block)) + kvh * head_dim;
+          s[static_cast<size_t>(t)] = vk.dot_f16(head_dim, qh.data(), kt) * a.scale;
+        }
+        // The scores themselves (the F16 rounding of the weights would hide an ulp here).
+        if (detail::fused_f16_applies(kv)) {
+          if (h % group == 0) detail::fused_f16_scores(kv, a, static_cast<int64_t>(r), kvh, fused_scores.data());
+          for (int t = 0; t < n; ++t)
+            ASSERT_EQ(std::bit_cast<uint32_t>(fused_scores[static_cast<size_t>((h % group) * n + t)]),
+                      std::bit_cast<uint32_t>(s[static_cast<size_t>(t)]))
+                << "score row " << r << " head " << h << " position " << t;
+        }
+        const float mx = *std::max_element(s.begin(), s.end());
+        const float inv = static_cast<float>(1.0 / vk.softmax_exp_f32(n, s.data(), mx));
+        for (float& x : s) x *= inv;
+        std::vector<uint16_t> p(static_cast<size_t>(n));
+        vk.f32_to_f16(n, s.data(), p.data());
+        std::vector<float> partial(32 * static_cast<size_t>(head_dim), 0.0f), expected(static_cast<size_t>(head_dim));
+        for (int t = 0; t < n; ++t) {
+          const auto* vt = reinterpret_cast<const uint16_t*>(
+              kv.v_slot(0, table[static_cast<size_t>(t / block)], t % block)) + kvh * head_dim;
+          vk.axpy_f16(head_dim, f16_to_f32(p[static_cast<size_t>(t)]), vt, partial.data() + (t & 31) * head_dim);
+        }
+        vk.reduce_lanes32(head_dim, partial.data(), expected.data());
+        for (int i = 0; i < head_dim; ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(out[r * static_cast<size_t>(q_width) + static_cast<size_t>(h * head_dim + i)]),
+                    std::bit_cast<uint32_t>(expected[static_cast<size_t>(i)]))
+              << "row " << r << " head " << h << " dim " << i;
+      }
+    }
+  }
 }
 
 // Attention over a paged cache against a direct softmax(q·K)·V over the same (rounded) values.
