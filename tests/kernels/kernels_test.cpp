@@ -206,10 +206,14 @@ TEST(RowRanges, EveryUnitOnceOwnersFrontToBack) {
             int64_t begin = 0, end = 0;
             while (ranges.next(t, chunk, begin, end)) {
               EXPECT_LT(begin, end);
-              EXPECT_LE(end - begin, chunk);
               for (int64_t u = begin; u < end; ++u) taken[static_cast<size_t>(u)].fetch_add(1);
               const int64_t lo = n_units * t / n_threads, hi = n_units * (t + 1) / n_threads;
-              if (begin >= lo && end <= hi) own[static_cast<size_t>(t)].push_back({begin, end});
+              if (begin >= lo && end <= hi) {
+                own[static_cast<size_t>(t)].push_back({begin, end});
+                EXPECT_LE(end - begin, std::max(chunk, (hi - lo) / 4));
+              } else {
+                EXPECT_LE(end - begin, chunk);  // stolen
+              }
             }
           });
         for (auto& th : threads) th.join();
@@ -233,6 +237,13 @@ TEST(RowRanges, EveryUnitOnceOwnersFrontToBack) {
   while (ranges.next(0, 2, b, e)) order.push_back({b, e});
   const std::vector<std::pair<int64_t, int64_t>> expected = {{0, 2}, {2, 4}, {6, 8}, {4, 6}};
   EXPECT_EQ(order, expected);
+  // An owner claims a quarter of what is left of its range, never less than the chunk: few
+  // claims (each a locked instruction) while the tail stays chunk-sized for thieves.
+  ranges.reset(100, 2);
+  std::vector<int64_t> sizes;
+  while (ranges.next(0, 2, b, e) && e <= 50) sizes.push_back(e - b);
+  const std::vector<int64_t> expected_sizes = {12, 9, 7, 5, 4, 3, 2, 2, 2, 2, 2};
+  EXPECT_EQ(sizes, expected_sizes);
 }
 
 TEST(Matmul, EveryWeightTypeMatchesDequantizedDot) {
