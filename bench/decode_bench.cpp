@@ -3,9 +3,11 @@
 // them (Q+K+V in one call, then the output projection, gate+up in one call, then down). The
 // layers together are far larger than the last-level cache, so every weight byte comes from
 // memory, as in `autoglm bench`'s tg — without the serial work between matmuls (norms, RoPE,
-// attention, SiLU), which that figure includes. Reported in GB/s of weight bytes; compare with
-// `autoglm bench --membw` run next to it (the host's bandwidth moves by tens of percent).
-//   decode_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// attention, SiLU), which that figure includes. Reported in GB/s of weight bytes and as a share of
+// the bandwidth probe of `autoglm bench --membw` (perf/machine_probe.h): each timed pass follows
+// one probe pass over as many bytes, because the host's bandwidth moves by tens of percent within
+// seconds and only neighbouring measurements compare (pct_of_probe: median of the pairs' ratios).
+//   decode_bench --benchmark_filter=threads:2
 // Shapes are TinyLlama-1.1B's and Qwen2.5-0.5B's (n_embd, n_ff, n_embd_kv) with Q4_0 or Q8_0
 // layers, repacked as a model repacks them at load where this CPU has the packed kernel, and
 // TinyLlama's Q6_K output projection (n_embd -> n_vocab: the matrix a Q4_0 file from llama.cpp's
@@ -13,6 +15,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -24,6 +27,7 @@
 #include "core/huge_pages.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "perf/machine_probe.h"
 #include "tensor/packed.h"
 #include "tensor/type_traits.h"
 
@@ -141,14 +145,38 @@ class DecodeMatmuls {
   uint64_t total_bytes_ = 0;
 };
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
 void bm_decode_matmuls(benchmark::State& state, const std::vector<CallSpec>& calls) {
   DecodeMatmuls m(calls);
   ag::ThreadPool pool(static_cast<int>(state.range(0)));
   ag::kernels::MatmulScratch scratch;
   m.run(pool, scratch);  // warm: page faults, scratch growth
-  for (auto _ : state) m.run(pool, scratch);
+  const auto bytes = static_cast<double>(m.total_bytes());
+  std::vector<double> probe_gbs, ratios;
+  for (auto _ : state) {
+    auto probe = ag::perf::probe_read_bandwidth(pool, m.total_bytes(), 1);
+    if (!probe) {
+      state.SkipWithError(probe.error().message.c_str());
+      return;
+    }
+    // One untimed pass first: the first matmuls after a probe (which maps, fills and unmaps its
+    // own array) ran at 60-65% of the probe against 78-96% for the next pass.
+    m.run(pool, scratch);
+    const auto t0 = std::chrono::steady_clock::now();
+    m.run(pool, scratch);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(s);
+    probe_gbs.push_back(probe->median_gbs);
+    ratios.push_back(bytes / s / 1e9 / probe->median_gbs);
+  }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(m.total_bytes()));
-  state.counters["MiB/pass"] = static_cast<double>(m.total_bytes()) / (1 << 20);
+  state.counters["MiB/pass"] = bytes / (1 << 20);
+  state.counters["probe_GB/s"] = median(probe_gbs);
+  state.counters["pct_of_probe"] = 100.0 * median(ratios);
 }
 
 void register_benchmark(const std::string& name, std::vector<CallSpec> calls) {
@@ -157,7 +185,8 @@ void register_benchmark(const std::string& name, std::vector<CallSpec> calls) {
       ->ArgName("threads")
       ->Arg(1)
       ->Arg(2)
-      ->UseRealTime()
+      ->UseManualTime()
+      ->Iterations(25)  // each with a probe pass: allocating and filling its array takes longest
       ->Unit(benchmark::kMillisecond);
 }
 
