@@ -72,9 +72,10 @@ AG_512 void group_pass(const uint8_t* gw, int64_t nb, const BlockQ8_0* const* ac
     if constexpr (K == kQ4_0) {
       // The high nibbles stay in place (16x their value, at most 240: still a u8 operand of
       // vpdpbusd): their chain s1 is divided by 16 once per block instead of shifting 4
-      // registers. Decode of Q4_0 on two threads is bound by this loop's instructions, not only
-      // by memory (on the 2-vCPU VM, two threads compute little more than one): 3 of its ~26
-      // vector operations fewer measured +4-7% GB/s (bench/decode_bench, A/B in one process).
+      // registers, 3 of the loop's ~26 vector operations fewer. Two decode threads on the
+      // 2-vCPU VM compute little more than one (FMA probe 75 vs 80 GFLOP/s), so this loop's
+      // instructions matter; measured +0.6% (within noise) in decode_bench's in-process A/B
+      // with the order of the two variants alternated (a fixed order favoured the second by 1-3%).
       const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
       for (int j = 0; j < 4; ++j) {
         const __m512i raw = _mm512_loadu_si512(qs + 64 * j);
