@@ -326,13 +326,14 @@ void ModelImpl::layer_ffn(int il, int64_t n) {
   });
   const kernels::MatmulJob gate_up[2] = {{l.w_gate, gate_.data(), n_ff}, {l.w_up, up_.data(), n_ff}};
   kernels::matmul(pool_, matmul_scratch_, cur_.data(), n, n_embd, gate_up);
-  // Element by element over all rows together: a decode step's single row of n_ff values costs
-  // n_ff expf per layer (117,000 per token for a 0.5B model), worth both threads.
+  // Element by element over all rows together. With the C library's expf a decode step's single
+  // row of n_ff values (117,000 expf per token for a 0.5B model) is worth both threads; with the
+  // vectorized expf only prefill batches are.
   const int64_t n_elements = n * n_ff;
   auto silu_range = [&](int64_t begin, int64_t end) {
     kernels::silu_mul(gate_.data() + begin, up_.data() + begin, static_cast<int>(end - begin));
   };
-  if (kernels::worth_parallel(pool_.size(), n_elements * 32)) {
+  if (kernels::worth_parallel(pool_.size(), n_elements * kernels::silu_mul_work_per_element())) {
     pool_.parallel_for(n_elements, 64, silu_range);
   } else {
     silu_range(0, n_elements);
