@@ -85,9 +85,10 @@ void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv
     float* s = scores + static_cast<int64_t>(g) * n_pos;
     softmax_scores(vk, s, n_pos);
 
-    // out = sum_t p[t] * V[t], position t accumulating into lane t % 32
+    // out = sum_t p[t] * V[t], position t accumulating into lane t % 32 (the first n_lanes lanes)
     float* partial = ts.partial.data();
-    std::memset(partial, 0, sizeof(float) * 32 * static_cast<size_t>(head_dim));
+    const int n_lanes = std::min(n_pos, 32);
+    std::memset(partial, 0, sizeof(float) * static_cast<size_t>(n_lanes * head_dim));
     if (f16) vk.f32_to_f16(n_pos, s, ts.p_f16.data());
     for (int t = 0; t < n_pos; ++t) {
       const uint8_t* v = gv.v(kv, a.layer, t);
@@ -99,7 +100,7 @@ void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv
         vk.axpy_f32(head_dim, s[t], reinterpret_cast<const float*>(v), lane);
       }
     }
-    vk.reduce_lanes32(head_dim, partial, out0 + static_cast<int64_t>(g) * head_dim);
+    vk.reduce_lanes32(head_dim, n_lanes, partial, out0 + static_cast<int64_t>(g) * head_dim);
   }
 }
 
@@ -155,7 +156,8 @@ AG_TARGET_AVX2 void attend_group_f16_avx2(const KvCache& kv, const AttentionArgs
     softmax_scores(vk, s, n_pos);
 
     float* partial = ts.partial.data();
-    std::memset(partial, 0, sizeof(float) * 32 * static_cast<size_t>(head_dim));
+    const int n_lanes = std::min(n_pos, 32);  // short contexts: clear and reduce only these
+    std::memset(partial, 0, sizeof(float) * static_cast<size_t>(n_lanes * head_dim));
     vk.f32_to_f16(n_pos, s, ts.p_f16.data());
     for (int t = 0; t < n_pos; ++t) {
       const auto* v = reinterpret_cast<const uint16_t*>(gv.v(kv, a.layer, t));
@@ -165,7 +167,7 @@ AG_TARGET_AVX2 void attend_group_f16_avx2(const KvCache& kv, const AttentionArgs
         _mm256_storeu_ps(lane + i,
                          _mm256_fmadd_ps(p, avx2::load_f16(v + i), _mm256_loadu_ps(lane + i)));
     }
-    vk.reduce_lanes32(head_dim, partial, out0 + static_cast<int64_t>(g) * head_dim);
+    vk.reduce_lanes32(head_dim, n_lanes, partial, out0 + static_cast<int64_t>(g) * head_dim);
   }
 }
 #endif

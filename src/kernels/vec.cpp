@@ -65,12 +65,12 @@ void f32_to_f16_ref(int n, const float* x, uint16_t* y) {
   for (int i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 
-void reduce_lanes32_ref(int n, const float* partial, float* out) {
+void reduce_lanes32_ref(int n, int n_lanes, const float* partial, float* out) {
+  const auto row = [&](int l, int i) { return l < n_lanes ? partial[l * n + i] : 0.0f; };
   for (int i = 0; i < n; ++i) {
     float lane[8];
     for (int j = 0; j < 8; ++j) {
-      const float k0 = partial[(0 + j) * n + i], k1 = partial[(8 + j) * n + i];
-      const float k2 = partial[(16 + j) * n + i], k3 = partial[(24 + j) * n + i];
+      const float k0 = row(0 + j, i), k1 = row(8 + j, i), k2 = row(16 + j, i), k3 = row(24 + j, i);
       lane[j] = (k0 + k2) + (k1 + k3);
     }
     out[i] = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
@@ -208,15 +208,20 @@ AG_TARGET_AVX2 void f32_to_f16_avx2(int n, const float* x, uint16_t* y) {
   for (; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 
-AG_TARGET_AVX2 void reduce_lanes32_avx2(int n, const float* partial, float* out) {
+// Row l of partial at column i, or zeros past the written rows.
+AG_TARGET_AVX2 inline __m256 lane_row(const float* partial, int n, int n_lanes, int l, int i) {
+  return l < n_lanes ? _mm256_loadu_ps(partial + l * n + i) : _mm256_setzero_ps();
+}
+
+AG_TARGET_AVX2 void reduce_lanes32_avx2(int n, int n_lanes, const float* partial, float* out) {
   int i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 lane[8];
     for (int j = 0; j < 8; ++j) {
-      const __m256 k0 = _mm256_loadu_ps(partial + (0 + j) * n + i);
-      const __m256 k1 = _mm256_loadu_ps(partial + (8 + j) * n + i);
-      const __m256 k2 = _mm256_loadu_ps(partial + (16 + j) * n + i);
-      const __m256 k3 = _mm256_loadu_ps(partial + (24 + j) * n + i);
+      const __m256 k0 = lane_row(partial, n, n_lanes, 0 + j, i);
+      const __m256 k1 = lane_row(partial, n, n_lanes, 8 + j, i);
+      const __m256 k2 = lane_row(partial, n, n_lanes, 16 + j, i);
+      const __m256 k3 = lane_row(partial, n, n_lanes, 24 + j, i);
       lane[j] = _mm256_add_ps(_mm256_add_ps(k0, k2), _mm256_add_ps(k1, k3));
     }
     const __m256 a = _mm256_add_ps(_mm256_add_ps(lane[0], lane[4]), _mm256_add_ps(lane[1], lane[5]));
@@ -225,11 +230,11 @@ AG_TARGET_AVX2 void reduce_lanes32_avx2(int n, const float* partial, float* out)
   }
   if (i < n) {
     // the last columns: the same arithmetic one column at a time
+    const auto row = [&](int l, int c) { return l < n_lanes ? partial[l * n + c] : 0.0f; };
     for (; i < n; ++i) {
       float lane[8];
       for (int j = 0; j < 8; ++j) {
-        const float k0 = partial[(0 + j) * n + i], k1 = partial[(8 + j) * n + i];
-        const float k2 = partial[(16 + j) * n + i], k3 = partial[(24 + j) * n + i];
+        const float k0 = row(0 + j, i), k1 = row(8 + j, i), k2 = row(16 + j, i), k3 = row(24 + j, i);
         lane[j] = (k0 + k2) + (k1 + k3);
       }
       out[i] =

@@ -20,7 +20,9 @@ struct VecKernels {
   void (*f32_to_f16)(int n, const float* x, uint16_t* y);         // round to nearest even
   // out[i] = sum over the 32 rows of partial [32][n] in the order of a 32-lane reduction:
   // lanes (k, j) = row 8k + j; ((k0 + k2) + (k1 + k3)), then j: ((j0+j4)+(j1+j5))+((j2+j6)+(j3+j7)).
-  void (*reduce_lanes32)(int n, const float* partial, float* out);
+  // Rows n_lanes..31 are taken as +0 and not read (attention over fewer than 32 positions writes
+  // only the first n_lanes): the same additions, so the same bits as zeroed rows.
+  void (*reduce_lanes32)(int n, int n_lanes, const float* partial, float* out);
   // x[i] = exp_poly_f32(x[i] - max) for all n; returns their sum formed as ggml_vec_soft_max_f32
   // forms it over a row padded with -inf to a multiple of 8 (llama.cpp's masked KV row): each group
   // of 8 summed in float in the order of an AVX horizontal add, the group sums added in double.

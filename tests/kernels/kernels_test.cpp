@@ -75,9 +75,22 @@ TEST(Vec, FastMatchesReference) {
 
     const auto partial = random_floats(32 * static_cast<size_t>(n), 3);
     std::vector<float> r1(static_cast<size_t>(n)), r2(static_cast<size_t>(n));
-    fast.reduce_lanes32(n, partial.data(), r1.data());
-    ref.reduce_lanes32(n, partial.data(), r2.data());
+    fast.reduce_lanes32(n, 32, partial.data(), r1.data());
+    ref.reduce_lanes32(n, 32, partial.data(), r2.data());
     EXPECT_EQ(r1, r2);  // the same additions in the same order
+    // Fewer written lanes: the rows past them are neither read nor needed (the same bits as
+    // zeroed rows).
+    for (int n_lanes : {1, 7, 17, 31}) {
+      auto zeroed = partial;
+      std::fill(zeroed.begin() + n_lanes * n, zeroed.end(), 0.0f);
+      auto garbage = partial;  // rows past n_lanes hold other values: must not be read
+      std::vector<float> want(static_cast<size_t>(n)), got_fast(want.size()), got_ref(want.size());
+      ref.reduce_lanes32(n, 32, zeroed.data(), want.data());
+      fast.reduce_lanes32(n, n_lanes, garbage.data(), got_fast.data());
+      ref.reduce_lanes32(n, n_lanes, garbage.data(), got_ref.data());
+      EXPECT_EQ(got_fast, want) << n_lanes;
+      EXPECT_EQ(got_ref, want) << n_lanes;
+    }
     for (int i = 0; i < n; ++i) {
       double s = 0;
       for (int l = 0; l < 32; ++l) s += partial[static_cast<size_t>(l * n + i)];
@@ -312,7 +325,7 @@ TEST(Attention, FusedF16PathMatchesVecKernelsBitForBit) {
         vd[i] = f32_to_f16(v[static_cast<size_t>(t * kv_width + i)]);
       }
     }
-    const std::vector<int32_t> positions = {299, 0, 31, 32, 150};
+    const std::vector<int32_t> positions = {299, 0, 31, 32, 150, 4, 17};
     const std::vector<int32_t> seq_index(positions.size(), 0);
     const std::vector<std::vector<int32_t>> tables = {table};
     // large logits, so that a score off by one ulp shows in the F16-rounded weights
@@ -365,7 +378,7 @@ TEST(Attention, FusedF16PathMatchesVecKernelsBitForBit) {
               kv.v_slot(0, table[static_cast<size_t>(t / block)], t % block)) + kvh * head_dim;
           vk.axpy_f16(head_dim, f16_to_f32(p[static_cast<size_t>(t)]), vt, partial.data() + (t & 31) * head_dim);
         }
-        vk.reduce_lanes32(head_dim, partial.data(), expected.data());
+        vk.reduce_lanes32(head_dim, 32, partial.data(), expected.data());
         for (int i = 0; i < head_dim; ++i)
           ASSERT_EQ(std::bit_cast<uint32_t>(out[r * static_cast<size_t>(q_width) + static_cast<size_t>(h * head_dim + i)]),
                     std::bit_cast<uint32_t>(expected[static_cast<size_t>(i)]))
