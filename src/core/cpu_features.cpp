@@ -26,6 +26,15 @@ static CpuFeatures detect() {
 #elif defined(__aarch64__)
   f.neon = true;
 #endif
+  // AUTOGLM_MAX_ISA caps the instruction sets, to run (and measure) the kernels another CPU would
+  // get: "avx2" is a Zen 3 / Haswell-class CPU (no AVX-512, no AVX-VNNI), "avx-vnni" one without
+  // AVX-512, "scalar" the references. Other values change nothing.
+  if (const char* cap = std::getenv("AUTOGLM_MAX_ISA"); cap != nullptr) {
+    if (std::strcmp(cap, "scalar") == 0) return CpuFeatures{};
+    const bool avx2 = std::strcmp(cap, "avx2") == 0, avx_vnni = std::strcmp(cap, "avx-vnni") == 0;
+    if (avx2 || avx_vnni) f.avx512f = f.avx512bw = f.avx512vnni = false;
+    if (avx2) f.avxvnni = false;
+  }
   return f;
 }
 

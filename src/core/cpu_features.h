@@ -16,7 +16,8 @@ struct CpuFeatures {
 };
 
 // The features of this CPU. With the environment variable AUTOGLM_FORCE_SCALAR=1 every SIMD
-// feature reads false, which forces the scalar reference kernels (tests, bisecting kernel bugs).
+// feature reads false, which forces the scalar reference kernels (tests, bisecting kernel bugs);
+// AUTOGLM_MAX_ISA=avx2 | avx-vnni | scalar caps them at that level (cpu_features.cpp).
 const CpuFeatures& cpu_features();
 
 // True when the AVX2+FMA+F16C kernels may run.

@@ -36,13 +36,13 @@ std::filesystem::path temp_dir() {
   return dir;
 }
 
-RunResult run_bench(const std::string& args) {
+RunResult run_bench(const std::string& args, const std::string& env = "") {
   const std::string binary = AUTOGLM_BINARY_DIR "/bin/autoglm";
   EXPECT_TRUE(std::filesystem::exists(binary)) << binary << " is not built";
   const auto dir = temp_dir();
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
   const std::string cmd =
-      fmt::format("'{}' bench {} >'{}' 2>'{}'", binary, args, out.string(), err.string());
+      fmt::format("{} '{}' bench {} >'{}' 2>'{}'", env, binary, args, out.string(), err.string());
   const int status = std::system(cmd.c_str());
   RunResult r;
   if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
@@ -102,6 +102,21 @@ TEST(BenchCli, MarkdownTable) {
   EXPECT_NE(r.out.find("| test | threads | tok/s (median) |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| pp4 | 1 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| tg2 | 1 |"), std::string::npos) << r.out;
+}
+
+// AUTOGLM_MAX_ISA caps the kernels bench reports (and the model dispatches to).
+TEST(BenchCli, MaxIsaCapsTheKernels) {
+  const std::string args = fmt::format("-m '{}' -p 4 -n 0 -t 1 -r 1", kStories);
+  const RunResult native = run_bench(args);
+  ASSERT_EQ(native.exit_code, 0) << native.err;
+  if (native.out.find(", scalar kernels") != std::string::npos) GTEST_SKIP() << "no AVX2 here";
+  const RunResult avx2 = run_bench(args, "AUTOGLM_MAX_ISA=avx2");
+  ASSERT_EQ(avx2.exit_code, 0) << avx2.err;
+  EXPECT_NE(avx2.out.find(", AVX2 kernels"), std::string::npos) << avx2.out;
+  EXPECT_EQ(avx2.out.find("repacked at load"), std::string::npos) << avx2.out;  // AVX-512 only
+  const RunResult scalar = run_bench(args, "AUTOGLM_MAX_ISA=scalar");
+  ASSERT_EQ(scalar.exit_code, 0) << scalar.err;
+  EXPECT_NE(scalar.out.find(", scalar kernels"), std::string::npos) << scalar.out;
 }
 
 TEST(BenchCli, SweepJsonAndPlot) {
