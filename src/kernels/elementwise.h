@@ -11,7 +11,7 @@ void rms_norm(const float* x, const float* w, float* y, int n, float eps);
 // gate[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v)).
 void silu_mul(float* gate, const float* up, int n);
 // What one element of silu_mul costs in the units of worth_parallel (parallel.h): an expf call
-// where the C library computes it, a few vector operations where expf_avx512.h does.
+// where the C library computes it, a few vector operations where expf_vec.h does.
 int64_t silu_mul_work_per_element();
 
 // y[i] += x[i]

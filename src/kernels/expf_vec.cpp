@@ -1,4 +1,4 @@
-#include "kernels/expf_avx512.h"
+#include "kernels/expf_vec.h"
 
 #include <cmath>
 #include <cstdint>
@@ -9,6 +9,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AG_EXPF_512 __attribute__((target("avx2,fma,avx512f")))
+#define AG_EXPF_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 AG_512_DIAGNOSTICS_BEGIN
@@ -103,29 +104,96 @@ AG_EXPF_512 void silu_mul_16s(float* gate, const float* up, int n) {
   }
   for (; i < n; ++i) gate[i] = silu_mul_one(gate[i], up[i]);
 }
+
+// The same operations on 4 doubles per register; the table entry by a 64-bit gather.
+AG_EXPF_AVX2 inline __m128 exp4(__m256d x) {
+  const __m256d inv_ln2n = _mm256_set1_pd(kInvLn2N), shift = _mm256_set1_pd(kShift);
+  const __m256d k_shifted = _mm256_fmadd_pd(inv_ln2n, x, shift);
+  const __m256i ki = _mm256_castpd_si256(k_shifted);
+  const __m256d kd = _mm256_sub_pd(k_shifted, shift);
+  const __m256d r = _mm256_fmsub_pd(inv_ln2n, x, kd);
+  const __m256i entry = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(kExp2Table),
+                                               _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+  const __m256d s = _mm256_castsi256_pd(_mm256_add_epi64(entry, _mm256_slli_epi64(ki, 47)));
+  const __m256d z = _mm256_fmadd_pd(_mm256_set1_pd(kC0), r, _mm256_set1_pd(kC1));
+  const __m256d r2 = _mm256_mul_pd(r, r);
+  __m256d y = _mm256_fmadd_pd(r, _mm256_set1_pd(kC2), _mm256_set1_pd(1.0));
+  y = _mm256_fmadd_pd(z, r2, y);
+  return _mm256_cvtpd_ps(_mm256_mul_pd(y, s));
+}
+
+// exp of 8 floats; false (nothing computed) when a lane needs the special-case path.
+AG_EXPF_AVX2 inline bool exp8_floats(__m256 x, __m256& out) {
+  const __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(x), 20),
+                                       _mm256_set1_epi32(0x7ff));
+  if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(top, _mm256_set1_epi32(0x42a))) != 0) return false;
+  const __m128 lo = exp4(_mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+  const __m128 hi = exp4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+  out = _mm256_set_m128(hi, lo);
+  return true;
+}
+
+AG_EXPF_AVX2 void expf_8s(const float* x, float* y, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 e;
+    if (exp8_floats(_mm256_loadu_ps(x + i), e)) {
+      _mm256_storeu_ps(y + i, e);
+    } else {
+      for (int j = i; j < i + 8; ++j) y[j] = std::exp(x[j]);
+    }
+  }
+  for (; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
+AG_EXPF_AVX2 void silu_mul_8s(float* gate, const float* up, int n) {
+  const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    __m256 e;
+    if (exp8_floats(_mm256_xor_ps(g, sign), e)) {
+      const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
+      _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    } else {
+      for (int j = i; j < i + 8; ++j) gate[j] = silu_mul_one(gate[j], up[j]);
+    }
+  }
+  for (; i < n; ++i) gate[i] = silu_mul_one(gate[i], up[i]);
+}
 #endif
 
 }  // namespace
 
-bool expf_avx512_available() {
+bool expf_isa_available(ExpfIsa isa) {
 #if defined(__x86_64__)
-  static const bool available = cpu_has_avx2_fma() && cpu_features().avx512f;
-  return available;
+  static const bool avx2 = cpu_has_avx2_fma();
+  static const bool avx512 = avx2 && cpu_features().avx512f;
+  return isa == ExpfIsa::kAvx512 ? avx512 : avx2;
 #else
+  (void)isa;
   return false;
 #endif
 }
 
-void expf_avx512(const float* x, float* y, int n) {
+bool expf_vec_available() { return expf_isa_available(ExpfIsa::kAvx2); }
+
+ExpfIsa best_expf_isa() {
+  return expf_isa_available(ExpfIsa::kAvx512) ? ExpfIsa::kAvx512 : ExpfIsa::kAvx2;
+}
+
+void expf_vec(ExpfIsa isa, const float* x, float* y, int n) {
 #if defined(__x86_64__)
-  if (expf_avx512_available()) return expf_16s(x, y, n);
+  if (expf_isa_available(isa)) return isa == ExpfIsa::kAvx512 ? expf_16s(x, y, n) : expf_8s(x, y, n);
 #endif
   for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
-void silu_mul_avx512(float* gate, const float* up, int n) {
+void silu_mul_vec(ExpfIsa isa, float* gate, const float* up, int n) {
 #if defined(__x86_64__)
-  if (expf_avx512_available()) return silu_mul_16s(gate, up, n);
+  if (expf_isa_available(isa))
+    return isa == ExpfIsa::kAvx512 ? silu_mul_16s(gate, up, n) : silu_mul_8s(gate, up, n);
 #endif
   for (int i = 0; i < n; ++i) gate[i] = silu_mul_one(gate[i], up[i]);
 }
