@@ -277,7 +277,13 @@ int run(int argc, char** argv) {
   signals.wait();
   log_line(fmt::format("signal {}: draining (up to {} ms)", signals.signal, s.server.shutdown_timeout.count()));
   http.begin_drain();
+  const auto deadline = std::chrono::steady_clock::now() + s.server.shutdown_timeout;
   (*engine)->shutdown(s.server.shutdown_timeout);
+  // The engine has finished (or cancelled) every sequence; streams may still be writing their
+  // last events, and stopping the HTTP server cuts a stream off. A second at least, so the streams
+  // of sequences the engine cancelled at the deadline can send their error event.
+  if (!http.metrics().wait_responses_closed(std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1))))
+    log_line("shutdown: streams still open at the deadline are cut off");
   http.stop();
   log_line("stopped");
   return 0;

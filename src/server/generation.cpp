@@ -65,10 +65,13 @@ ApiError reject_error(RejectReason reason, const std::string& message) {
 // provider that outlives it; destroying it cancels whatever still runs and writes the log line.
 struct Job {
   Job(GenerationJob j, std::unique_ptr<RequestLog> l, ServerMetrics& m)
-      : spec(std::move(j)), log(std::move(l)), metrics(m) {}
+      : spec(std::move(j)), log(std::move(l)), metrics(m) {
+    metrics.response_opened();
+  }
   ~Job() {
     handles.clear();  // cancels unfinished choices
     if (log) log->write();
+    metrics.response_closed();
   }
 
   GenerationJob spec;

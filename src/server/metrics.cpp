@@ -58,6 +58,21 @@ void histogram(std::string& out, const char* name, const char* help,
 
 }  // namespace
 
+void ServerMetrics::response_opened() {
+  std::lock_guard lock(mu_);
+  ++open_responses_;
+}
+
+void ServerMetrics::response_closed() {
+  std::lock_guard lock(mu_);
+  if (--open_responses_ == 0) closed_.notify_all();
+}
+
+bool ServerMetrics::wait_responses_closed(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  return closed_.wait_until(lock, deadline, [this] { return open_responses_ == 0; });
+}
+
 std::string ServerMetrics::render(const engine::EngineStats* stats, const std::string& version,
                                   const std::string& model) const {
   std::string out;
@@ -73,6 +88,11 @@ std::string ServerMetrics::render(const engine::EngineStats* stats, const std::s
   for (size_t i = 0; i < s.n_waiting.size(); ++i)
     fmt::format_to(std::back_inserter(out), "autoglm_requests_waiting{{priority=\"{}\"}} {}\n", i + 1,
                    s.n_waiting[i]);
+  {
+    std::lock_guard lock(mu_);
+    header(out, "responses_open", "gauge", "Generation responses (streams included) not yet fully written.");
+    sample(out, "responses_open", open_responses_);
+  }
   header(out, "kv_cache_usage_ratio", "gauge", "Fraction of KV blocks in use (0..1).");
   sample(out, "kv_cache_usage_ratio",
          s.kv_blocks_total > 0 ? double(s.kv_blocks_total - s.kv_blocks_free) / s.kv_blocks_total : 0.0);

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -74,7 +75,7 @@ TEST(Metrics, ExpositionFormatIsClean) {
                         "autoglm_generation_tokens_total", "autoglm_prefix_cache_queries_total",
                         "autoglm_prefix_cache_hits_total", "autoglm_time_to_first_token_seconds",
                         "autoglm_time_per_output_token_seconds", "autoglm_queue_time_seconds",
-                        "autoglm_request_duration_seconds", "autoglm_build_info"})
+                        "autoglm_request_duration_seconds", "autoglm_build_info", "autoglm_responses_open"})
     EXPECT_TRUE(types.count(f)) << f;
   EXPECT_EQ(types["autoglm_time_to_first_token_seconds"], "histogram");
   EXPECT_NE(page.find("autoglm_kv_cache_usage_ratio 0.6\n"), std::string::npos) << page;
@@ -90,6 +91,26 @@ TEST(Metrics, ExpositionFormatIsClean) {
   // While loading (no engine yet) the page is still well formed.
   const std::string loading = ServerMetrics().render(nullptr, "0.1.0", "");
   EXPECT_NE(loading.find("autoglm_kv_blocks_free 0\n"), std::string::npos);
+}
+
+// Shutdown waits for open responses (streams still writing) before stopping the HTTP server.
+TEST(Metrics, WaitForOpenResponsesEndsWhenTheLastCloses) {
+  ServerMetrics m;
+  const auto soon = [] { return std::chrono::steady_clock::now() + std::chrono::milliseconds(20); };
+  EXPECT_TRUE(m.wait_responses_closed(soon()));
+  m.response_opened();
+  m.response_opened();
+  EXPECT_NE(m.render(nullptr, "v", "m").find("autoglm_responses_open 2\n"), std::string::npos);
+  EXPECT_FALSE(m.wait_responses_closed(soon()));  // times out: two are open
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    m.response_closed();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    m.response_closed();
+  });
+  EXPECT_TRUE(m.wait_responses_closed(std::chrono::steady_clock::now() + std::chrono::seconds(20)));
+  closer.join();
+  EXPECT_NE(m.render(nullptr, "v", "m").find("autoglm_responses_open 0\n"), std::string::npos);
 }
 
 }  // namespace
