@@ -105,7 +105,7 @@ class DecodeMatmuls {
   };
 
   static bool packs(ag::DType type) {
-    return ag::packed_kernels_available() && ag::has_packed_layout(type);
+    return ag::packed_kernels_available(type);
   }
   static uint64_t stored_bytes(ag::DType type, int64_t n_in, int64_t n_out) {
     return packs(type) ? ag::packed_bytes(type, n_in, n_out)

@@ -1,9 +1,11 @@
 // `autoglm inspect FILE [--json]`: what a GGUF file holds — metadata, tensors, totals (parameters,
 // bits per weight) and a summary of the architecture read from its `<arch>.*` keys.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -152,14 +154,24 @@ struct Repacking {
 
 Repacking repacking_of(const File& f) {
   Repacking r;
+  bool packable_type = false;  // a q4_0 / q5_0 / q8_0 tensor, repacked or not
+  std::vector<std::string> isas;  // the kernels of the repacked types, each once
   for (const auto& t : f.tensors()) {
+    packable_type = packable_type || has_packed_layout(t.type);
     if (!repacked_at_load(f, t)) continue;
     r.n_tensors++;
     r.bytes += t.n_bytes;
+    const std::string isa = packed_isa_name(*best_packed_isa(t.type));
+    if (std::find(isas.begin(), isas.end(), isa) == isas.end()) isas.push_back(isa);
   }
-  r.kernels = !packed_kernels_available() ? "none: this CPU has no AVX-512 VNNI (or AUTOGLM_FORCE_SCALAR=1)"
-              : r.n_tensors == 0          ? "none: no q4_0, q5_0 or q8_0 matrices"
-                                          : "avx512vnni";
+  if (r.n_tensors > 0) {
+    for (const std::string& isa : isas) r.kernels += (r.kernels.empty() ? "" : " and ") + isa;
+  } else if (packable_type) {
+    r.kernels = "none: this CPU has no packed kernel for them (q4_0 and q8_0 need AVX2, q5_0 AVX-512 "
+                "VNNI; or AUTOGLM_FORCE_SCALAR=1)";
+  } else {
+    r.kernels = "none: no q4_0, q5_0 or q8_0 matrices";
+  }
   return r;
 }
 

@@ -25,15 +25,14 @@ void release_pages(const uint8_t* map, size_t map_size, const uint8_t* begin, co
   if (lo < hi) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
-bool packable(const kernels::WeightView& v) { return has_packed_layout(v.type) && v.n_in % 32 == 0; }
+bool packable(const kernels::WeightView& v) { return packed_kernels_available(v.type) && v.n_in % 32 == 0; }
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 }  // namespace
 
 bool repacked_at_load(const gguf::File& file, const gguf::TensorInfo& t) {
-  if (!packed_kernels_available() || !has_packed_layout(t.type) || t.shape.size() != 2 ||
-      t.ne(0) % 32 != 0)
+  if (!packed_kernels_available(t.type) || t.shape.size() != 2 || t.ne(0) % 32 != 0)
     return false;
   if (t.name == "output.weight") return true;
   if (t.name == "token_embd.weight") return file.tensor("output.weight") == nullptr;  // tied
@@ -45,7 +44,6 @@ bool repacked_at_load(const gguf::File& file, const gguf::TensorInfo& t) {
 std::string packed_layout_name(DType type) { return std::string(dtype_name(type)) + "x16"; }
 
 Status pack_weights(ModelWeights& w, ThreadPool& pool, const uint8_t* map, size_t map_size) {
-  if (!packed_kernels_available()) return {};
   // With tied embeddings the output view is a copy of token_embd's: the lookup keeps the file.
   std::vector<kernels::WeightView*> views;
   size_t total = 0;

@@ -9,6 +9,7 @@
 #include "core/cpu_features.h"
 #include "core/half.h"
 #include "tensor/quant_blocks.h"
+#include "tensor/x86/packed_avx2.h"
 #include "tensor/x86/packed_avx512.h"
 
 namespace ag {
@@ -50,12 +51,40 @@ bool has_packed_layout(DType type) {
   return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0;
 }
 
-bool packed_kernels_available() {
+const char* packed_isa_name(PackedIsa isa) {
+  switch (isa) {
+    case PackedIsa::kAvx2: return "avx2";
+    case PackedIsa::kAvxVnni: return "avxvnni";
+    case PackedIsa::kAvx512Vnni: return "avx512vnni";
+  }
+  return "?";
+}
+
+bool packed_kernel_available(PackedIsa isa, DType type) {
+  if (!has_packed_layout(type)) return false;
+  switch (isa) {
+    case PackedIsa::kAvx512Vnni:
 #if defined(AUTOGLM_HAVE_PACKED_AVX512)
-  return cpu_has_avx512_vnni();
+      return cpu_has_avx512_vnni();
 #else
-  return false;
+      return false;
 #endif
+    case PackedIsa::kAvxVnni:
+    case PackedIsa::kAvx2:
+#if defined(AUTOGLM_HAVE_PACKED_AVX2)
+      return packed_avx2::has_kernel(type) && cpu_has_avx2_fma() &&
+             (isa == PackedIsa::kAvx2 || cpu_features().avxvnni);
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+std::optional<PackedIsa> best_packed_isa(DType type) {
+  for (PackedIsa isa : {PackedIsa::kAvx512Vnni, PackedIsa::kAvxVnni, PackedIsa::kAvx2})
+    if (packed_kernel_available(isa, type)) return isa;
+  return std::nullopt;
 }
 
 size_t packed_bytes(DType type, int64_t n_in, int64_t n_out) {
@@ -161,10 +190,29 @@ void packed_matmul_ref(const PackedMatmulArgs& p) {
   }
 }
 
-void packed_matmul(const PackedMatmulArgs& args) {
+void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
+  AG_CHECK(packed_kernel_available(isa, args.type), "no %s packed kernel for %s on this CPU",
+           packed_isa_name(isa), std::string(dtype_name(args.type)).c_str());
+  switch (isa) {
 #if defined(AUTOGLM_HAVE_PACKED_AVX512)
-  if (packed_kernels_available()) return packed_avx512::matmul(args);
+    case PackedIsa::kAvx512Vnni: return packed_avx512::matmul(args);
 #endif
+#if defined(AUTOGLM_HAVE_PACKED_AVX2)
+    case PackedIsa::kAvxVnni: return packed_avx2::matmul_vnni(args);
+    case PackedIsa::kAvx2: return packed_avx2::matmul(args);
+#endif
+    default: break;
+  }
+}
+
+void packed_matmul(const PackedMatmulArgs& args) {
+  // Read once per type: a matmul is called hundreds of times per token.
+  static const std::optional<PackedIsa> best[] = {best_packed_isa(DType::Q4_0), best_packed_isa(DType::Q5_0),
+                                                  best_packed_isa(DType::Q8_0)};
+  const std::optional<PackedIsa>& isa = args.type == DType::Q4_0   ? best[0]
+                                        : args.type == DType::Q5_0 ? best[1]
+                                                                   : best[2];
+  if (isa) return packed_matmul_on(*isa, args);
   packed_matmul_ref(args);
 }
 

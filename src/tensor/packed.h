@@ -33,6 +33,7 @@
 // rows it is computed with (batch invariance, as the unpacked dot tiles).
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "tensor/dtype.h"
 
@@ -42,9 +43,20 @@ inline constexpr int kPackRows = 16;
 
 // Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0).
 bool has_packed_layout(DType type);
-// Whether this CPU runs the packed kernel (AVX-512 VNNI); AUTOGLM_FORCE_SCALAR=1 says no. Models
-// pack their matrices only then: the packed scalar reference is for tests.
-bool packed_kernels_available();
+
+// The SIMD kernels of the packed layout, all giving packed_matmul_ref's bits:
+// - kAvx512Vnni: zmm, all 16 rows of a block per register, vpdpbusd (Q4_0, Q5_0, Q8_0);
+// - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q8_0);
+// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q8_0).
+enum class PackedIsa { kAvx2, kAvxVnni, kAvx512Vnni };
+const char* packed_isa_name(PackedIsa isa);  // "avx2", "avxvnni", "avx512vnni"
+// Whether this CPU runs `isa`'s kernel for `type` (AUTOGLM_FORCE_SCALAR=1 and AUTOGLM_MAX_ISA,
+// read by core/cpu_features, take instruction sets away).
+bool packed_kernel_available(PackedIsa isa, DType type);
+// The fastest packed kernel this CPU has for `type`, if any. Models pack a matrix only when there
+// is one: the packed scalar reference is for tests.
+std::optional<PackedIsa> best_packed_isa(DType type);
+inline bool packed_kernels_available(DType type) { return best_packed_isa(type).has_value(); }
 // Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32).
 size_t packed_bytes(DType type, int64_t n_in, int64_t n_out);
 
@@ -79,8 +91,10 @@ struct PackedMatmulArgs {
   float* y;
   size_t y_stride;
 };
-// The fastest kernel this CPU has (call only when packed_kernels_available()).
+// The fastest kernel this CPU has for args.type (the scalar reference where there is none).
 void packed_matmul(const PackedMatmulArgs& args);
+// `isa`'s kernel (tests and benchmarks; only where packed_kernel_available(isa, args.type)).
+void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args);
 // The scalar reference: same float operations, same bits.
 void packed_matmul_ref(const PackedMatmulArgs& args);
 

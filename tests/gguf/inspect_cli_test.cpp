@@ -130,10 +130,11 @@ TEST(InspectCli, JsonSummary) {
   EXPECT_EQ(j["tensors"][1]["shape"], nlohmann::json({64, 64}));
   // Which matrices Model::load repacks here (a q8_0 layer matrix; not an f16 embedding).
   EXPECT_TRUE(j["tensors"][0]["repacked_at_load"].is_null());
-  if (packed_kernels_available()) {
+  if (packed_kernels_available(DType::Q8_0)) {
     EXPECT_EQ(j["tensors"][1]["repacked_at_load"], "q8_0x16");
     EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 1);
     EXPECT_EQ(j["repacked_at_load"]["bytes"], q8.size());
+    EXPECT_EQ(j["repacked_at_load"]["kernels"], packed_isa_name(*best_packed_isa(DType::Q8_0)));
   } else {
     EXPECT_TRUE(j["tensors"][1]["repacked_at_load"].is_null());
     EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 0);
@@ -145,7 +146,7 @@ TEST(InspectCli, JsonSummary) {
   EXPECT_NE(text.out.find("... (101 string items)]"), std::string::npos);
   EXPECT_NE(text.out.find("blk.0.attn_q.weight"), std::string::npos);
   EXPECT_NE(text.out.find("repacked at load: "), std::string::npos);
-  if (packed_kernels_available()) {
+  if (packed_kernels_available(DType::Q8_0)) {
     EXPECT_NE(text.out.find("repacked q8_0x16"), std::string::npos);
   }
 }

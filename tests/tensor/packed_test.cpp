@@ -7,8 +7,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
+#include "tensor/quant_blocks.h"
 #include "tensor/type_traits.h"
 #include "test_rng.h"
 
@@ -78,24 +80,62 @@ TEST_P(PackedMatmul, ReferenceEqualsUnpackedDotProducts) {
   }
 }
 
-TEST_P(PackedMatmul, KernelIsBitIdenticalToReferenceForAnyRangeAndWidth) {
-  if (!packed_kernels_available()) GTEST_SKIP() << "no AVX-512 VNNI (or AUTOGLM_FORCE_SCALAR=1)";
-  const DType type = GetParam();
-  // 19 activation rows: passes of 8, 8 and 3; 70 rows: four full groups and a padded one.
+// Every kernel this CPU has (AVX-512 VNNI, AVX-VNNI, AVX2), not only the fastest, against the
+// reference: an AVX-512 machine checks the kernels of the CPUs without it too.
+class PackedKernel : public ::testing::TestWithParam<std::tuple<DType, PackedIsa>> {};
+
+TEST_P(PackedKernel, BitIdenticalToReferenceForAnyRangeAndWidth) {
+  const auto [type, isa] = GetParam();
+  if (!packed_kernel_available(isa, type)) GTEST_SKIP() << "this CPU has no " << packed_isa_name(isa) << " kernel for " << dtype_name(type);
+  // 19 activation rows: passes of 8, 8 and 3 (zmm) or 4 x 4 and 3 (ymm); 70 rows: four full groups
+  // and a padded one; ranges that start and end inside a group's first and second half.
   const Problem p = make_problem(type, 320, 70, 19, 2);
-  const std::pair<int64_t, int64_t> ranges[] = {{0, 70}, {0, 16}, {5, 37}, {48, 70}, {69, 70}};
+  const std::pair<int64_t, int64_t> ranges[] = {{0, 70}, {0, 16}, {5, 37}, {48, 70}, {69, 70}, {10, 13}, {3, 9}};
   for (const auto& [lo, hi] : ranges) {
     std::vector<float> want, got;
     packed_matmul_ref(args_for(type, p, lo, hi, want));
-    packed_matmul(args_for(type, p, lo, hi, got));
+    packed_matmul_on(isa, args_for(type, p, lo, hi, got));
     ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
-        << dtype_name(type) << " rows [" << lo << ", " << hi << ")";
-    for (int64_t o = 0; o < p.n_out; ++o) {  // outside the range nothing is written
-      if (o < lo || o >= hi) {
-        EXPECT_EQ(got[static_cast<size_t>(o)], -12345.0f) << o;
+        << dtype_name(type) << " on " << packed_isa_name(isa) << " rows [" << lo << ", " << hi << ")";
+    for (int c = 0; c < p.n_a; ++c) {  // outside the range nothing is written
+      for (int64_t o = 0; o < p.n_out; ++o) {
+        if (o < lo || o >= hi) {
+          ASSERT_EQ(got[static_cast<size_t>(c * p.n_out + o)], -12345.0f) << o << " " << c;
+        }
       }
     }
   }
+}
+
+// The extremes of the integer ranges the kernels rely on: every weight at its most negative and
+// most positive value, activations at +-127 (Q8_0's quantizers never give -128), so the AVX2
+// kernels' int16 sums are at their bounds (Q4_0: 8 x 2 x 15 x 127 in one int16; Q8_0:
+// 2 x 128 x 127 per pair).
+TEST_P(PackedKernel, ExtremeValuesStayExact) {
+  const auto [type, isa] = GetParam();
+  if (!packed_kernel_available(isa, type)) GTEST_SKIP() << "this CPU has no " << packed_isa_name(isa) << " kernel for " << dtype_name(type);
+  Problem p = make_problem(type, 128, 32, 5, 4);
+  // Weights: stored values 0 (= -offset) in the first 16 rows, the maximum in the others.
+  const int64_t groups = (p.n_out + kPackRows - 1) / kPackRows;
+  const size_t block_bytes = p.packed.size() / static_cast<size_t>(groups * p.n_in / 32);
+  for (size_t blk = 0; blk * block_bytes < p.packed.size(); ++blk) {
+    uint8_t* qs = p.packed.data() + blk * block_bytes + 2 * kPackRows;
+    const bool high = (blk / static_cast<size_t>(p.n_in / 32)) % 2 == 1;
+    const size_t value_bytes = type == DType::Q5_0 ? 4 * 64 + 64 : type == DType::Q4_0 ? 4 * 64 : 8 * 64;
+    std::memset(qs, high ? 0xFF : 0x00, value_bytes);
+  }
+  // Activations: +127 and -127 alternating in pairs, and all -127 in the last row.
+  for (int c = 0; c < p.n_a; ++c) {
+    auto* blocks = reinterpret_cast<BlockQ8_0*>(p.a.data() + static_cast<size_t>(c) * p.a_row);
+    for (int64_t b = 0; b < p.n_in / 32; ++b)
+      for (int k = 0; k < 32; ++k) blocks[b].qs[k] = static_cast<int8_t>(c == p.n_a - 1 || (k / 2 + c) % 2 ? -127 : 127);
+    act_block_info(blocks, p.n_in, p.info.data() + static_cast<size_t>(c * p.n_in / 32));
+  }
+  std::vector<float> want, got;
+  packed_matmul_ref(args_for(type, p, 0, p.n_out, want));
+  packed_matmul_on(isa, args_for(type, p, 0, p.n_out, got));
+  EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+      << dtype_name(type) << " on " << packed_isa_name(isa);
 }
 
 TEST_P(PackedMatmul, OutputDoesNotDependOnTheBatch) {
@@ -122,6 +162,14 @@ TEST(PackedLayout, SizesMatchTheFile) {
   EXPECT_EQ(packed_bytes(DType::Q5_0, 896, 4864), row_bytes(DType::Q5_0, 896) * 4864);
   EXPECT_FALSE(has_packed_layout(DType::Q4_K));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    TypesAndIsas, PackedKernel,
+    ::testing::Combine(::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0),
+                       ::testing::Values(PackedIsa::kAvx2, PackedIsa::kAvxVnni, PackedIsa::kAvx512Vnni)),
+    [](const auto& param_info) {
+      return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
+    });
 
 INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0),
                          [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "tensor/quant_blocks.h"
+#include "tensor/x86/packed_passes.h"
 #include "tensor/x86/avx512_target.h"
 
 AG_512_DIAGNOSTICS_BEGIN
@@ -51,9 +52,12 @@ AG_512 inline __m512i broadcast4(const int8_t* p) {
 // Rows g*16 .. g*16+15 (the group at gw) against activation rows act[0..C): acc[c] lane r is
 // output (row r, activation c). Exactly the float operations of packed_matmul_ref, in its order.
 template <Kind K, int C>
-AG_512 void group_pass(const uint8_t* gw, int64_t nb, const BlockQ8_0* const* act,
-                       const ActBlockInfo* const* info, float* const* y, __mmask16 store_mask) {
+AG_512 void group_pass(const packed_passes::Pass& pass) {
   using L = Layout<K>;
+  const uint8_t* gw = pass.gw;
+  const int64_t nb = pass.nb;
+  const BlockQ8_0* const* act = pass.act;
+  const ActBlockInfo* const* info = pass.info;
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -118,11 +122,11 @@ AG_512 void group_pass(const uint8_t* gw, int64_t nb, const BlockQ8_0* const* ac
       acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(info[c][b].d)), x, acc[c]);
     }
   }
-  for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(y[c], store_mask, acc[c]);
+  const auto store_mask = static_cast<__mmask16>(((1u << pass.hi) - 1u) & ~((1u << pass.lo) - 1u));
+  for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(pass.y[c], store_mask, acc[c]);
 }
 
-using GroupFn = void (*)(const uint8_t*, int64_t, const BlockQ8_0* const*, const ActBlockInfo* const*,
-                         float* const*, __mmask16);
+using GroupFn = void (*)(const packed_passes::Pass&);
 
 template <Kind K>
 AG_512 void matmul_typed(const PackedMatmulArgs& p) {
@@ -130,28 +134,8 @@ AG_512 void matmul_typed(const PackedMatmulArgs& p) {
       group_pass<K, 1>, group_pass<K, 2>, group_pass<K, 3>, group_pass<K, 4>,
       group_pass<K, 5>, group_pass<K, 6>, group_pass<K, 7>, group_pass<K, 8>,
   };
-  const int64_t nb = p.n_in / 32;
-  const size_t group_bytes = static_cast<size_t>(nb) * Layout<K>::kBlockBytes;
-  for (int64_t g = p.row_begin / kPackRows; g * kPackRows < p.row_end; ++g) {
-    const int64_t row0 = g * kPackRows;
-    const int64_t lo = std::max(p.row_begin, row0) - row0;
-    const int64_t hi = std::min(p.row_end, row0 + kPackRows) - row0;
-    const auto mask = static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-    const uint8_t* gw = p.packed + static_cast<size_t>(g) * group_bytes;
-    for (int c0 = 0; c0 < p.n_a; c0 += kMaxCols) {
-      const int nc = std::min(kMaxCols, p.n_a - c0);
-      const BlockQ8_0* act[kMaxCols];
-      const ActBlockInfo* info[kMaxCols];
-      float* y[kMaxCols];
-      for (int c = 0; c < nc; ++c) {
-        const auto col = static_cast<size_t>(c0 + c);
-        act[c] = reinterpret_cast<const BlockQ8_0*>(p.a + col * p.a_stride);
-        info[c] = p.info + col * p.info_stride;
-        y[c] = p.y + col * p.y_stride + static_cast<size_t>(row0);
-      }
-      kByCols[nc - 1](gw, nb, act, info, y, mask);
-    }
-  }
+  packed_passes::for_each_pass<kMaxCols>(p, Layout<K>::kBlockBytes,
+                                         [](const packed_passes::Pass& pass) { kByCols[pass.nc - 1](pass); });
 }
 
 }  // namespace

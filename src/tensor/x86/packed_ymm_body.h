@@ -1,0 +1,129 @@
+// The loops of the packed ymm kernels (see packed_avx2.cpp), included twice by packed_avx2.cpp:
+// once for AVX2 (maddubs + madd) and once for AVX-VNNI (vpdpbusd), with AG_PY_NS, AG_PY_TARGET and
+// AG_PY_VNNI defined — so the AVX2 functions are compiled without AVX-VNNI enabled and cannot pick
+// up its instructions. Not a standalone header: it relies on the definitions of packed_avx2.cpp.
+// NOLINTBEGIN(llvm-header-guard)
+
+namespace AG_PY_NS {
+
+inline constexpr bool kVnni = AG_PY_VNNI != 0;
+
+// The 4 int8 activation values at p in every int32 lane (one vpbroadcastd from memory).
+AG_PY_TARGET inline __m256i broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+// One half (8 rows) of one packed block: v[i] holds columns 4i..4i+3 of the 8 rows (Q4_0: the
+// unsigned nibbles; Q8_0: the signed weights for AVX2, the unsigned stored values for VNNI).
+template <Kind K>
+struct Half {
+  __m256i v[8];
+};
+
+template <Kind K>
+AG_PY_TARGET inline void unpack(const uint8_t* qs, int h, Half<K>& out) {
+  if constexpr (K == kQ4_0) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * j + 32 * h));
+      out.v[2 * j] = _mm256_and_si256(raw, low4);
+      out.v[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    }
+  } else {
+    for (int j = 0; j < 8; ++j) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * j + 32 * h));
+      out.v[j] = kVnni ? raw : _mm256_xor_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80)));
+    }
+  }
+}
+
+// The exact int32 dot products of the half's 8 rows with activation block q (block sum `sum`).
+template <Kind K>
+AG_PY_TARGET inline __m256i block_isum(const Half<K>& w, const int8_t* q, int32_t sum) {
+#if AG_PY_VNNI
+  // Two independent chains of four vpdpbusd; their int32 sum is exact.
+  __m256i s0 = _mm256_set1_epi32(-Layout<K>::kOffset * sum);
+  __m256i s1 = _mm256_setzero_si256();
+  for (int i = 0; i < 8; i += 2) {
+    s0 = _mm256_dpbusd_avx_epi32(s0, w.v[i], broadcast4(q + 4 * i));
+    s1 = _mm256_dpbusd_avx_epi32(s1, w.v[i + 1], broadcast4(q + 4 * i + 4));
+  }
+  return _mm256_add_epi32(s0, s1);
+#else
+  if constexpr (K == kQ4_0) {
+    __m256i p[8];
+    for (int i = 0; i < 8; ++i) p[i] = _mm256_maddubs_epi16(w.v[i], broadcast4(q + 4 * i));
+    // A tree of int16 adds (exact: see the bounds in packed_avx2.cpp), then pairs to int32.
+    const __m256i s = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3])),
+                                       _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
+    return _mm256_add_epi32(_mm256_madd_epi16(s, _mm256_set1_epi16(1)),
+                            _mm256_set1_epi32(-Layout<K>::kOffset * sum));
+  } else {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i s[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m256i a = _mm256_sign_epi8(broadcast4(q + 4 * i), w.v[i]);
+      s[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w.v[i]), a), ones);
+    }
+    return _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3])),
+                            _mm256_add_epi32(_mm256_add_epi32(s[4], s[5]), _mm256_add_epi32(s[6], s[7])));
+  }
+#endif
+}
+
+// Rows g*16 .. g*16+15 (the group at gw) against activation rows act[0..C): acc[h][c] lane r is
+// output (row 8h + r, activation c). Exactly the float operations of packed_matmul_ref, in its order.
+template <Kind K, int C>
+AG_PY_TARGET void group_pass(const packed_passes::Pass& pass) {
+  using L = Layout<K>;
+  const uint8_t* gw = pass.gw;
+  const int64_t nb = pass.nb;
+  const BlockQ8_0* const* act = pass.act;
+  const ActBlockInfo* const* info = pass.info;
+  __m256 acc[2][C];
+  for (auto& half : acc)
+    for (auto& a : half) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = gw + static_cast<size_t>(b) * L::kBlockBytes;
+    if constexpr (K == kQ4_0) {
+      for (size_t line = 0; line < L::kBlockBytes; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(blk + L::kPrefetchBlocks * L::kBlockBytes + line), _MM_HINT_NTA);
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+      Half<K> w;
+      unpack<K>(blk + 2 * kPackRows, h, w);
+      for (int c = 0; c < C; ++c) {
+        const __m256 x = _mm256_cvtepi32_ps(block_isum<K>(w, act[c][b].qs, info[c][b].sum));
+        acc[h][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), x, acc[h][c]);
+      }
+    }
+  }
+  // Lanes of rows in [lo, hi): all bits set where lo <= 8h + lane < hi.
+  __m256i mask[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i row = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * h));
+    mask[h] = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(pass.lo), row),
+                                  _mm256_cmpgt_epi32(_mm256_set1_epi32(pass.hi), row));
+  }
+  for (int c = 0; c < C; ++c) {
+    _mm256_maskstore_ps(pass.y[c], mask[0], acc[0][c]);
+    _mm256_maskstore_ps(pass.y[c] + 8, mask[1], acc[1][c]);
+  }
+}
+
+using GroupFn = void (*)(const packed_passes::Pass&);
+
+template <Kind K>
+AG_PY_TARGET void matmul_typed(const PackedMatmulArgs& p) {
+  static constexpr GroupFn kByCols[kMaxCols] = {group_pass<K, 1>, group_pass<K, 2>, group_pass<K, 3>,
+                                                group_pass<K, 4>};
+  packed_passes::for_each_pass<kMaxCols>(p, Layout<K>::kBlockBytes,
+                                         [](const packed_passes::Pass& pass) { kByCols[pass.nc - 1](pass); });
+}
+
+}  // namespace AG_PY_NS
+
+// NOLINTEND(llvm-header-guard)
