@@ -167,8 +167,7 @@ Repacking repacking_of(const File& f) {
   if (r.n_tensors > 0) {
     for (const std::string& isa : isas) r.kernels += (r.kernels.empty() ? "" : " and ") + isa;
   } else if (packable_type) {
-    r.kernels = "none: this CPU has no packed kernel for them (q4_0 and q8_0 need AVX2, q5_0 AVX-512 "
-                "VNNI; or AUTOGLM_FORCE_SCALAR=1)";
+    r.kernels = "none: this CPU has no packed kernel (they need AVX2 + FMA + F16C; or AUTOGLM_FORCE_SCALAR=1)";
   } else {
     r.kernels = "none: no q4_0, q5_0 or q8_0 matrices";
   }

@@ -40,9 +40,8 @@ int stored_value(DType type, const uint8_t* blk, int r, int k) {
   const uint8_t byte = qs[j * 64 + 4 * r + t % 4];
   const int low = t < 4 ? (byte & 0x0F) : (byte >> 4);
   if (type == DType::Q4_0) return low;
-  uint64_t qh;  // Q5_0: the high bits after the nibbles
-  std::memcpy(&qh, qs + 4 * 64 + 8 * (k / 4), sizeof qh);
-  return low | static_cast<int>((qh >> (4 * r + k % 4)) & 1) << 4;
+  const uint8_t qh = qs[4 * 64 + 4 * r + k % 4];  // Q5_0: the high bits after the nibbles
+  return low | ((qh >> (k / 4)) & 1) << 4;
 }
 
 }  // namespace
@@ -112,7 +111,7 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* out = dst + static_cast<size_t>(g * nb + b) * bb;
       uint8_t* qs = out + 2 * kPackRows;
-      uint64_t qh[8] = {};  // Q5_0's high bits, gathered over the rows
+      uint8_t* qh = qs + 4 * 64;  // Q5_0's high bits
       for (int r = 0; r < kPackRows; ++r) {
         const int64_t row = g * kPackRows + r;
         uint8_t* lane = qs + 4 * r;
@@ -121,8 +120,7 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
           // value 16 is 0 in the nibbles plus a high bit
           const uint32_t zero = type == DType::Q4_0 ? 0x88888888u : type == DType::Q5_0 ? 0u : 0x80808080u;
           for (int j = 0; j < (type == DType::Q8_0 ? 8 : 4); ++j) store32(lane + 64 * j, zero);
-          if (type == DType::Q5_0)
-            for (auto& word : qh) word |= uint64_t{0xF} << (4 * r);
+          if (type == DType::Q5_0) std::memset(qh + 4 * r, 0xFF, 4);
           continue;
         }
         const size_t block_bytes = type == DType::Q4_0   ? sizeof(BlockQ4_0)
@@ -134,7 +132,11 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
         if (type == DType::Q5_0) {
           // File: uint32 qh (bit k: bit 4 of column k), then the nibbles as Q4_0.
           const uint32_t high = load32(q);
-          for (int i = 0; i < 8; ++i) qh[i] |= static_cast<uint64_t>((high >> (4 * i)) & 0xF) << (4 * r);
+          for (int t = 0; t < 4; ++t) {
+            uint8_t lane_bits = 0;
+            for (int i = 0; i < 8; ++i) lane_bits |= static_cast<uint8_t>(((high >> (4 * i + t)) & 1) << i);
+            qh[4 * r + t] = lane_bits;
+          }
           q += 4;
         }
         if (type != DType::Q8_0) {
@@ -149,7 +151,6 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
           for (int j = 0; j < 8; ++j) store32(lane + 64 * j, load32(q + 4 * j) ^ 0x80808080u);
         }
       }
-      if (type == DType::Q5_0) std::memcpy(qs + 4 * 64, qh, sizeof qh);
     }
   }
 }

@@ -18,8 +18,9 @@
 //   Q5_0x16 (352 bytes, = 16 x 22):
 //     uint16_t d[16]
 //     uint8_t  qs[4][64]   the low 4 bits of each value, as Q4_0x16 (value = weight + 16)
-//     uint64_t qh[8]       word i, bit 4 * r + t: bit 4 of row r, column 4i + t (a byte mask
-//                          over the 64 bytes of columns 4i..4i+3 of the 16 rows)
+//     uint8_t  qh[64]      byte 4 * r + t, bit i: bit 4 of row r, column 4i + t (the byte lanes
+//                          of the unpacked values: bit i shifted to bit 4 and masked is the high
+//                          bit of the 4 columns 4i..4i+3 of every row at once, zmm or ymm)
 //   Q8_0x16 (544 bytes, = 16 x 34):
 //     uint16_t d[16]
 //     uint8_t  qs[8][64]   chunk j, byte 4 * r + t = row r, column 4j + t, as weight + 128
@@ -46,8 +47,8 @@ bool has_packed_layout(DType type);
 
 // The SIMD kernels of the packed layout, all giving packed_matmul_ref's bits:
 // - kAvx512Vnni: zmm, all 16 rows of a block per register, vpdpbusd (Q4_0, Q5_0, Q8_0);
-// - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q8_0);
-// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q8_0).
+// - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q5_0, Q8_0);
+// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0).
 enum class PackedIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 const char* packed_isa_name(PackedIsa isa);  // "avx2", "avxvnni", "avx512vnni"
 // Whether this CPU runs `isa`'s kernel for `type` (AUTOGLM_FORCE_SCALAR=1 and AUTOGLM_MAX_ISA,

@@ -24,7 +24,8 @@
 // - AVX2: vpmaddubsw (u8 x s8 -> pairs in int16) then vpmaddwd with ones (-> int32).
 //   Q4_0: values 0..15, so a pair is at most 2 * 15 * 128 = 3840 in magnitude and the 8 pairs of a
 //   block's 32 columns add up in int16 (30720 < 32767) before one vpmaddwd: 8 maddubs, 7 adds,
-//   1 madd per 8 rows x 32 columns. Q8_0: stored w + 128 would saturate a pair (255 * 127 * 2), so
+//   1 madd per 8 rows x 32 columns. Q5_0: values 0..31, a pair at most 2 * 31 * 128 = 7936, so
+//   two int16 sums of 4 pairs (31744) and two madds. Q8_0: stored w + 128 would saturate a pair (255 * 127 * 2), so
 //   the weight's sign moves onto the activation: maddubs(|w|, a * sign(w)), a pair at most
 //   2 * 128 * 127 = 32512 — exact for every weight (-128 included) as long as no activation is
 //   -128, which the Q8_0 activation quantizers never produce (|q| <= 127); each chunk then needs
@@ -41,16 +42,18 @@ namespace {
 // many rows (2 x 4 accumulators and 8 unpacked values fill the 16 ymm registers).
 constexpr int kMaxCols = 4;
 
-enum Kind { kQ4_0, kQ8_0 };
+enum Kind { kQ4_0, kQ5_0, kQ8_0 };
 
 // As the AVX-512 kernel (see kPrefetchBytes there): the weights are fetched non-temporally ahead
-// of use so they do not push the activations out of L1. Q4_0 only, as there.
+// of use so they do not push the activations out of L1. Not for Q8_0, as there.
 constexpr size_t kPrefetchBytes = 6 * 1024;
 
 template <Kind K>
 struct Layout {
-  static constexpr size_t kBlockBytes = K == kQ4_0 ? 2 * kPackRows + kPackRows * 16 : 2 * kPackRows + kPackRows * 32;
-  static constexpr int kOffset = K == kQ4_0 ? 8 : 128;
+  static constexpr size_t kBlockBytes = K == kQ4_0   ? 2 * kPackRows + kPackRows * 16
+                                        : K == kQ5_0 ? 2 * kPackRows + kPackRows * 20
+                                                     : 2 * kPackRows + kPackRows * 32;
+  static constexpr int kOffset = K == kQ4_0 ? 8 : K == kQ5_0 ? 16 : 128;
   static constexpr size_t kPrefetchBlocks = kPrefetchBytes / kBlockBytes;
 };
 
@@ -72,16 +75,22 @@ struct Layout {
 
 }  // namespace
 
-bool has_kernel(DType type) { return type == DType::Q4_0 || type == DType::Q8_0; }
+bool has_kernel(DType type) { return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0; }
 
 AG_PACKED_AVX2 void matmul(const PackedMatmulArgs& args) {
-  if (args.type == DType::Q4_0) return ymm_avx2::matmul_typed<kQ4_0>(args);
-  ymm_avx2::matmul_typed<kQ8_0>(args);
+  switch (args.type) {
+    case DType::Q4_0: return ymm_avx2::matmul_typed<kQ4_0>(args);
+    case DType::Q5_0: return ymm_avx2::matmul_typed<kQ5_0>(args);
+    default: return ymm_avx2::matmul_typed<kQ8_0>(args);
+  }
 }
 
 AG_PACKED_VNNI void matmul_vnni(const PackedMatmulArgs& args) {
-  if (args.type == DType::Q4_0) return ymm_vnni::matmul_typed<kQ4_0>(args);
-  ymm_vnni::matmul_typed<kQ8_0>(args);
+  switch (args.type) {
+    case DType::Q4_0: return ymm_vnni::matmul_typed<kQ4_0>(args);
+    case DType::Q5_0: return ymm_vnni::matmul_typed<kQ5_0>(args);
+    default: return ymm_vnni::matmul_typed<kQ8_0>(args);
+  }
 }
 
 }  // namespace ag::packed_avx2

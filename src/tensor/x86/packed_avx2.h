@@ -1,5 +1,5 @@
 #pragma once
-// AVX2 and AVX-VNNI (ymm) kernels of the packed (16-row interleaved) Q4_0 / Q8_0 matrices: see
+// AVX2 and AVX-VNNI (ymm) kernels of the packed (16-row interleaved) Q4_0 / Q5_0 / Q8_0 matrices: see
 // tensor/packed.h for the layout and the arithmetic they reproduce bit for bit. Compiled per
 // function with __attribute__((target)); call through ag::packed_matmul_on().
 #include "tensor/packed.h"
@@ -9,7 +9,7 @@
 
 namespace ag::packed_avx2 {
 
-// Whether these kernels handle `type` (Q4_0, Q8_0; Q5_0 stays unpacked on these CPUs).
+// Whether these kernels handle `type` (Q4_0, Q5_0, Q8_0).
 bool has_kernel(DType type);
 // Needs AVX2 + FMA + F16C.
 void matmul(const PackedMatmulArgs& args);

@@ -49,6 +49,11 @@ AG_512 inline __m512i broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// low | (shifted & bit4) in one vpternlogd (A | (B & C) is 0xF0 | (0xCC & 0xAA) = 0xF8).
+AG_512 inline __m512i with_bit4(__m512i low, __m512i shifted, __m512i bit4) {
+  return _mm512_ternarylogic_epi32(low, shifted, bit4, 0xF8);
+}
+
 // Rows g*16 .. g*16+15 (the group at gw) against activation rows act[0..C): acc[c] lane r is
 // output (row r, activation c). Exactly the float operations of packed_matmul_ref, in its order.
 template <Kind K, int C>
@@ -93,13 +98,17 @@ AG_512 void group_pass(const packed_passes::Pass& pass) {
         v[2 * j] = _mm512_and_si512(raw, low4);
         v[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
       }
-      // bit 4 of each value: one 64-bit byte mask per v[i]
-      const __m512i sixteen = _mm512_set1_epi8(16);
-      for (int i = 0; i < 8; ++i) {
-        uint64_t bits;
-        std::memcpy(&bits, qs + 4 * 64 + 8 * i, sizeof bits);
-        v[i] = _mm512_mask_add_epi8(v[i], _cvtu64_mask64(bits), v[i], sixteen);
-      }
+      // bit 4 of each value: bit i of the qh byte lanes, moved to bit 4 (16-bit shifts: the
+      // bits that cross into the next byte land below bit 4 and are masked off)
+      const __m512i qh = _mm512_loadu_si512(qs + 4 * 64), bit4 = _mm512_set1_epi8(0x10);
+      v[0] = with_bit4(v[0], _mm512_slli_epi16(qh, 4), bit4);
+      v[1] = with_bit4(v[1], _mm512_slli_epi16(qh, 3), bit4);
+      v[2] = with_bit4(v[2], _mm512_slli_epi16(qh, 2), bit4);
+      v[3] = with_bit4(v[3], _mm512_slli_epi16(qh, 1), bit4);
+      v[4] = with_bit4(v[4], qh, bit4);
+      v[5] = with_bit4(v[5], _mm512_srli_epi16(qh, 1), bit4);
+      v[6] = with_bit4(v[6], _mm512_srli_epi16(qh, 2), bit4);
+      v[7] = with_bit4(v[7], _mm512_srli_epi16(qh, 3), bit4);
     } else {
       for (int j = 0; j < 8; ++j) v[j] = _mm512_loadu_si512(qs + 64 * j);
     }

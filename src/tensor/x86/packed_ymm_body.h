@@ -15,21 +15,39 @@ AG_PY_TARGET inline __m256i broadcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-// One half (8 rows) of one packed block: v[i] holds columns 4i..4i+3 of the 8 rows (Q4_0: the
-// unsigned nibbles; Q8_0: the signed weights for AVX2, the unsigned stored values for VNNI).
+// One half (8 rows) of one packed block: v[i] holds columns 4i..4i+3 of the 8 rows (Q4_0, Q5_0:
+// the unsigned values; Q8_0: the signed weights for AVX2, the unsigned stored values for VNNI).
 template <Kind K>
 struct Half {
   __m256i v[8];
 };
 
+// low | (shifted & 0x10): the high bit of Q5_0 values (see the qh layout in tensor/packed.h).
+AG_PY_TARGET inline __m256i with_bit4(__m256i low, __m256i shifted) {
+  return _mm256_or_si256(low, _mm256_and_si256(shifted, _mm256_set1_epi8(0x10)));
+}
+
 template <Kind K>
 AG_PY_TARGET inline void unpack(const uint8_t* qs, int h, Half<K>& out) {
-  if constexpr (K == kQ4_0) {
+  if constexpr (K == kQ4_0 || K == kQ5_0) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int j = 0; j < 4; ++j) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * j + 32 * h));
       out.v[2 * j] = _mm256_and_si256(raw, low4);
       out.v[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    }
+    if constexpr (K == kQ5_0) {
+      // Bit i of the qh byte lanes is bit 4 of v[i]'s; 16-bit shifts move it there (the bits
+      // that cross into the next byte land below bit 4 and are masked off).
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 4 * 64 + 32 * h));
+      out.v[0] = with_bit4(out.v[0], _mm256_slli_epi16(qh, 4));
+      out.v[1] = with_bit4(out.v[1], _mm256_slli_epi16(qh, 3));
+      out.v[2] = with_bit4(out.v[2], _mm256_slli_epi16(qh, 2));
+      out.v[3] = with_bit4(out.v[3], _mm256_slli_epi16(qh, 1));
+      out.v[4] = with_bit4(out.v[4], qh);
+      out.v[5] = with_bit4(out.v[5], _mm256_srli_epi16(qh, 1));
+      out.v[6] = with_bit4(out.v[6], _mm256_srli_epi16(qh, 2));
+      out.v[7] = with_bit4(out.v[7], _mm256_srli_epi16(qh, 3));
     }
   } else {
     for (int j = 0; j < 8; ++j) {
@@ -60,6 +78,15 @@ AG_PY_TARGET inline __m256i block_isum(const Half<K>& w, const int8_t* q, int32_
                                        _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
     return _mm256_add_epi32(_mm256_madd_epi16(s, _mm256_set1_epi16(1)),
                             _mm256_set1_epi32(-Layout<K>::kOffset * sum));
+  } else if constexpr (K == kQ5_0) {
+    __m256i p[8];
+    for (int i = 0; i < 8; ++i) p[i] = _mm256_maddubs_epi16(w.v[i], broadcast4(q + 4 * i));
+    // Two int16 sums of 4 pairs each (exact), each to int32.
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i s0 = _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
+    const __m256i s1 = _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7]));
+    return _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(s0, ones), _mm256_madd_epi16(s1, ones)),
+                            _mm256_set1_epi32(-Layout<K>::kOffset * sum));
   } else {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i s[8];
@@ -87,7 +114,7 @@ AG_PY_TARGET void group_pass(const packed_passes::Pass& pass) {
     for (auto& a : half) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = gw + static_cast<size_t>(b) * L::kBlockBytes;
-    if constexpr (K == kQ4_0) {
+    if constexpr (K != kQ8_0) {
       for (size_t line = 0; line < L::kBlockBytes; line += 64)
         _mm_prefetch(reinterpret_cast<const char*>(blk + L::kPrefetchBlocks * L::kBlockBytes + line), _MM_HINT_NTA);
     }
