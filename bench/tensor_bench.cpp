@@ -9,6 +9,10 @@
 // each instruction set this CPU has, for the Qwen2.5-0.5B shapes (n_in x n_out): the A/B of a tile
 // change within one binary, in multiply-adds per second (items) and ms per matmul.
 //   tensor_bench --benchmark_filter=dot_tiles --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// The packed cases (packed/TYPE/ISA/ROWS) run the repacked kernels (tensor/packed.h) on one thread
+// over a 896 x 1024 matrix (~0.5-1 MiB: in L2, so the kernel's compute ceiling, not DRAM) against 1
+// activation row (decode: GB/s of weight bytes) or 128 (prefill: multiply-adds per second).
+//   tensor_bench --benchmark_filter=packed/q4_0 --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 
 #include "core/cpu_features.h"
 #include "tensor/dtype.h"
+#include "tensor/packed.h"
 #include "tensor/type_traits.h"
 #include "tensor/x86/legacy_avx2.h"
 
@@ -91,6 +96,34 @@ void bm_dot_tiles(benchmark::State& state, ag::DType type, ag::legacy_avx2::Tile
 }
 #endif
 
+void bm_packed(benchmark::State& state, ag::DType type, ag::PackedIsa isa, int n_a) {
+  constexpr int64_t kIn = 896, kOut = 1024;
+  const uint64_t wb = ag::row_bytes(type, kIn), ab = ag::row_bytes(ag::DType::Q8_0, kIn);
+  std::vector<uint8_t> weights(static_cast<size_t>(kOut) * wb);  // [kOut, wb] GGUF rows
+  const auto w = random_floats(kOut * kIn, 1);
+  ag::quantize_weights(type, w.data(), weights.data(), kOut, kIn, nullptr);
+  std::vector<uint8_t> packed(ag::packed_bytes(type, kIn, kOut));
+  ag::pack_groups(type, weights.data(), wb, kIn, kOut, 0, kOut / ag::kPackRows, packed.data());
+  std::vector<uint8_t> act(static_cast<size_t>(n_a) * ab);  // [n_a, ab]
+  std::vector<ag::ActBlockInfo> info(static_cast<size_t>(n_a * kIn / 32));
+  const auto a = random_floats(n_a * kIn, 2);
+  for (int r = 0; r < n_a; ++r) {
+    uint8_t* row = act.data() + static_cast<size_t>(r) * ab;
+    ag::type_traits(ag::DType::Q8_0).from_float(a.data() + r * kIn, row, kIn);
+    ag::act_block_info(row, kIn, info.data() + static_cast<size_t>(r * kIn / 32));
+  }
+  std::vector<float> y(static_cast<size_t>(n_a * kOut));  // [n_a, kOut]
+  const ag::PackedMatmulArgs args{type, packed.data(), kIn, 0, kOut, act.data(), ab, info.data(),
+                                  static_cast<size_t>(kIn / 32), n_a, y.data(), static_cast<size_t>(kOut)};
+  for (auto _ : state) {
+    ag::packed_matmul_on(isa, args);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(packed.size()));
+  state.SetItemsProcessed(state.iterations() * n_a * kOut * kIn);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,6 +155,16 @@ int main(int argc, char** argv) {
     }
   }
 #endif
+  for (ag::DType t : {ag::DType::Q4_0, ag::DType::Q5_0, ag::DType::Q8_0}) {
+    for (ag::PackedIsa isa : {ag::PackedIsa::kAvx2, ag::PackedIsa::kAvxVnni, ag::PackedIsa::kAvx512Vnni}) {
+      if (!ag::packed_kernel_available(isa, t)) continue;
+      for (int n_a : {1, 128}) {
+        const std::string name = "packed/" + std::string(ag::dtype_name(t)) + "/" + ag::packed_isa_name(isa) + "/" +
+                                 std::to_string(n_a);
+        benchmark::RegisterBenchmark(name.c_str(), bm_packed, t, isa, n_a)->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

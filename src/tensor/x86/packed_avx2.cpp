@@ -38,10 +38,6 @@ namespace ag::packed_avx2 {
 
 namespace {
 
-// Activation rows per pass over a row group: each block's unpacked half is reused for up to this
-// many rows (2 x 4 accumulators and 8 unpacked values fill the 16 ymm registers).
-constexpr int kMaxCols = 4;
-
 enum Kind { kQ4_0, kQ5_0, kQ8_0 };
 
 // As the AVX-512 kernel (see kPrefetchBytes there): the weights are fetched non-temporally ahead

@@ -8,6 +8,12 @@ namespace AG_PY_NS {
 
 inline constexpr bool kVnni = AG_PY_VNNI != 0;
 
+// Activation rows per pass over a row group: each block's unpacked half is reused for this many.
+// Measured in pp128 of the 0.5B Q4_0 model (two threads): AVX2 is 10% faster with 4 than with 2,
+// AVX-VNNI 15% faster with 2 than with 4 (its 4-row loop spills registers: alone on a matrix in L2,
+// tensor_bench packed/*/avxvnni/128 runs 1.1-1.45x faster with 2). Q8_0 measured alike with both.
+inline constexpr int kMaxCols = kVnni ? 2 : 4;
+
 // The 4 int8 activation values at p in every int32 lane (one vpbroadcastd from memory).
 AG_PY_TARGET inline __m256i broadcast4(const int8_t* p) {
   int32_t v;
@@ -145,8 +151,7 @@ using GroupFn = void (*)(const packed_passes::Pass&);
 
 template <Kind K>
 AG_PY_TARGET void matmul_typed(const PackedMatmulArgs& p) {
-  static constexpr GroupFn kByCols[kMaxCols] = {group_pass<K, 1>, group_pass<K, 2>, group_pass<K, 3>,
-                                                group_pass<K, 4>};
+  static constexpr GroupFn kByCols[4] = {group_pass<K, 1>, group_pass<K, 2>, group_pass<K, 3>, group_pass<K, 4>};
   packed_passes::for_each_pass<kMaxCols>(p, Layout<K>::kBlockBytes,
                                          [](const packed_passes::Pass& pass) { kByCols[pass.nc - 1](pass); });
 }
