@@ -152,7 +152,7 @@ TEST_P(BatchInvariance, WholePromptEqualsTokenByToken) {
 }
 
 // Weights repacked at load (tensor/packed.h) keep the invariance: a 30-row prompt runs the packed
-// kernel 8 (zmm), 4 (AVX2) or 2 (AVX-VNNI) activation rows at a time, a decode step one row, with the same float operations per
+// kernel 8 (zmm) or 4 (ymm) activation rows at a time, a decode step one row, with the same float operations per
 // output; n_vocab 80 and n_ff 96 leave a padded last row group.
 TEST(BatchInvarianceRepacked, WholePromptEqualsTokenByToken) {
   for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {

@@ -87,7 +87,7 @@ class PackedKernel : public ::testing::TestWithParam<std::tuple<DType, PackedIsa
 TEST_P(PackedKernel, BitIdenticalToReferenceForAnyRangeAndWidth) {
   const auto [type, isa] = GetParam();
   if (!packed_kernel_available(isa, type)) GTEST_SKIP() << "this CPU has no " << packed_isa_name(isa) << " kernel for " << dtype_name(type);
-  // 19 activation rows: passes of 8, 8 and 3 (zmm), 4 x 4 and 3 (AVX2) or 9 x 2 and 1 (AVX-VNNI);
+  // 19 activation rows: passes of 8, 8 and 3 (zmm) or 4 x 4 and 3 (ymm);
   // 70 rows: four full groups and a padded one; ranges that start and end inside a group's halves.
   const Problem p = make_problem(type, 320, 70, 19, 2);
   const std::pair<int64_t, int64_t> ranges[] = {{0, 70}, {0, 16}, {5, 37}, {48, 70}, {69, 70}, {10, 13}, {3, 9}};

@@ -8,11 +8,10 @@ namespace AG_PY_NS {
 
 inline constexpr bool kVnni = AG_PY_VNNI != 0;
 
-// Activation rows per pass over a row group: each block's unpacked half is reused for this many.
-// Measured in pp128 of the 0.5B Q4_0 model (two threads): AVX2 is 10% faster with 4 than with 2,
-// AVX-VNNI 15% faster with 2 than with 4 (its 4-row loop spills registers: alone on a matrix in L2,
-// tensor_bench packed/*/avxvnni/128 runs 1.1-1.45x faster with 2). Q8_0 measured alike with both.
-inline constexpr int kMaxCols = kVnni ? 2 : 4;
+// Activation rows per pass over a row group: each unpacked half block serves this many. With one
+// pass per half (see half_pass), 4 accumulators, 8 unpacked values and the broadcasts fit the 16 ymm
+// registers.
+inline constexpr int kMaxCols = 4;
 
 // The 4 int8 activation values at p in every int32 lane (one vpbroadcastd from memory).
 AG_PY_TARGET inline __m256i broadcast4(const int8_t* p) {
@@ -106,44 +105,55 @@ AG_PY_TARGET inline __m256i block_isum(const Half<K>& w, const int8_t* q, int32_
 #endif
 }
 
-// Rows g*16 .. g*16+15 (the group at gw) against activation rows act[0..C): acc[h][c] lane r is
-// output (row 8h + r, activation c). Exactly the float operations of packed_matmul_ref, in its order.
-template <Kind K, int C>
-AG_PY_TARGET void group_pass(const packed_passes::Pass& pass) {
+// Rows 8h .. 8h+7 of the group at gw against activation rows act[0..C): acc[c] lane r is output
+// (row 8h + r, activation c), stored where lo <= 8h + r < hi. Exactly the float operations of
+// packed_matmul_ref, in its order. Decode (C = 1) runs both halves in one pass over the blocks
+// (each cache line is read once from memory); with several activation rows each half has its own
+// pass, so only C accumulators and one half's 8 unpacked values are live (16 ymm registers), and
+// the second pass finds the group's lines in L1 or L2.
+template <Kind K, int C, int kHalves>
+AG_PY_TARGET inline void half_pass(const packed_passes::Pass& pass, int h0) {
   using L = Layout<K>;
   const uint8_t* gw = pass.gw;
   const int64_t nb = pass.nb;
   const BlockQ8_0* const* act = pass.act;
   const ActBlockInfo* const* info = pass.info;
-  __m256 acc[2][C];
+  __m256 acc[kHalves][C];
   for (auto& half : acc)
     for (auto& a : half) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = gw + static_cast<size_t>(b) * L::kBlockBytes;
-    if constexpr (K != kQ8_0) {
+    if (K != kQ8_0 && h0 == 0) {
       for (size_t line = 0; line < L::kBlockBytes; line += 64)
         _mm_prefetch(reinterpret_cast<const char*>(blk + L::kPrefetchBlocks * L::kBlockBytes + line), _MM_HINT_NTA);
     }
-    for (int h = 0; h < 2; ++h) {
+    for (int i = 0; i < kHalves; ++i) {
+      const int h = h0 + i;
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
       Half<K> w;
       unpack<K>(blk + 2 * kPackRows, h, w);
       for (int c = 0; c < C; ++c) {
         const __m256 x = _mm256_cvtepi32_ps(block_isum<K>(w, act[c][b].qs, info[c][b].sum));
-        acc[h][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), x, acc[h][c]);
+        acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), x, acc[i][c]);
       }
     }
   }
-  // Lanes of rows in [lo, hi): all bits set where lo <= 8h + lane < hi.
-  __m256i mask[2];
-  for (int h = 0; h < 2; ++h) {
-    const __m256i row = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * h));
-    mask[h] = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(pass.lo), row),
-                                  _mm256_cmpgt_epi32(_mm256_set1_epi32(pass.hi), row));
+  for (int i = 0; i < kHalves; ++i) {
+    // Lanes of rows in [lo, hi): all bits set where lo <= 8h + lane < hi.
+    const __m256i row = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * (h0 + i)));
+    const __m256i mask = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(pass.lo), row),
+                                             _mm256_cmpgt_epi32(_mm256_set1_epi32(pass.hi), row));
+    for (int c = 0; c < C; ++c) _mm256_maskstore_ps(pass.y[c] + 8 * (h0 + i), mask, acc[i][c]);
   }
-  for (int c = 0; c < C; ++c) {
-    _mm256_maskstore_ps(pass.y[c], mask[0], acc[0][c]);
-    _mm256_maskstore_ps(pass.y[c] + 8, mask[1], acc[1][c]);
+}
+
+template <Kind K, int C>
+AG_PY_TARGET void group_pass(const packed_passes::Pass& pass) {
+  if constexpr (C == 1) {
+    half_pass<K, 1, 2>(pass, 0);
+  } else {
+    half_pass<K, C, 1>(pass, 0);
+    half_pass<K, C, 1>(pass, 1);
   }
 }
 
