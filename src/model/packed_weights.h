@@ -1,7 +1,8 @@
 #pragma once
 // Repacking at load: every Q4_0 / Q5_0 / Q8_0 matrix the forward pass multiplies by is copied once into
-// the 16-row interleaved layout of tensor/packed.h when this CPU has the packed kernel (AVX-512
-// VNNI), as llama.cpp repacks Q4_0 for its AVX2/ARM kernels. The copy replaces the file's bytes
+// the 16-row interleaved layout of tensor/packed.h when this CPU has a packed kernel for its type
+// (x86 with AVX2: tensor/packed.h's best_packed_isa), as llama.cpp repacks Q4_0 for its AVX2/ARM
+// kernels. The copy replaces the file's bytes
 // for matmul; the file's pages of a packed matrix are released from the process (madvise
 // MADV_DONTNEED on the read-only mapping: the page cache keeps them, the resident set does not),
 // so the weights are not held twice. The token embedding keeps its file layout for the lookup of
