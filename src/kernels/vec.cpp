@@ -65,16 +65,17 @@ void f32_to_f16_ref(int n, const float* x, uint16_t* y) {
   for (int i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
 
+// Column i of reduce_lanes32: the 32 lanes (rows past n_lanes read as 0) added in the order of the
+// AVX2 version's registers. Also that version's tail, so both give the same bits.
+float reduce_lanes32_column(int n, int n_lanes, const float* partial, int i) {
+  const auto row = [&](int l) { return l < n_lanes ? partial[l * n + i] : 0.0f; };
+  float lane[8];
+  for (int j = 0; j < 8; ++j) lane[j] = (row(0 + j) + row(16 + j)) + (row(8 + j) + row(24 + j));
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
 void reduce_lanes32_ref(int n, int n_lanes, const float* partial, float* out) {
-  const auto row = [&](int l, int i) { return l < n_lanes ? partial[l * n + i] : 0.0f; };
-  for (int i = 0; i < n; ++i) {
-    float lane[8];
-    for (int j = 0; j < 8; ++j) {
-      const float k0 = row(0 + j, i), k1 = row(8 + j, i), k2 = row(16 + j, i), k3 = row(24 + j, i);
-      lane[j] = (k0 + k2) + (k1 + k3);
-    }
-    out[i] = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-  }
+  for (int i = 0; i < n; ++i) out[i] = reduce_lanes32_column(n, n_lanes, partial, i);
 }
 
 // Sum of 8 floats as _mm256 -> _mm128 add, movehl add, movehdup add_ss (ggml's softmax).
@@ -228,19 +229,7 @@ AG_TARGET_AVX2 void reduce_lanes32_avx2(int n, int n_lanes, const float* partial
     const __m256 b = _mm256_add_ps(_mm256_add_ps(lane[2], lane[6]), _mm256_add_ps(lane[3], lane[7]));
     _mm256_storeu_ps(out + i, _mm256_add_ps(a, b));
   }
-  if (i < n) {
-    // the last columns: the same arithmetic one column at a time
-    const auto row = [&](int l, int c) { return l < n_lanes ? partial[l * n + c] : 0.0f; };
-    for (; i < n; ++i) {
-      float lane[8];
-      for (int j = 0; j < 8; ++j) {
-        const float k0 = row(0 + j, i), k1 = row(8 + j, i), k2 = row(16 + j, i), k3 = row(24 + j, i);
-        lane[j] = (k0 + k2) + (k1 + k3);
-      }
-      out[i] =
-          ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-    }
-  }
+  for (; i < n; ++i) out[i] = reduce_lanes32_column(n, n_lanes, partial, i);  // the last columns
 }
 #endif
 
