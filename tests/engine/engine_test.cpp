@@ -135,6 +135,13 @@ TEST(Engine, SameOutputAloneAndUnderLoadWithPreemption) {
 
   std::vector<std::unique_ptr<RequestHandle>> handles;
   std::vector<std::vector<int32_t>> prompts;
+  // All 17 requests are queued before the engine steps again: otherwise, on a slow or loaded
+  // machine, the first ones could finish before the last are submitted and nothing be preempted.
+  backend.hold_ = true;
+  struct Release {  // also when an assertion returns early, before the engine is destroyed
+    FakeBackend& b;
+    ~Release() { b.hold_ = false; }
+  } release{backend};
   for (int i = 0; i < 16; ++i) {
     std::vector<int32_t> p = {1, 10, 11, 12, 13, 14, 15, 16};  // shared prefix (2 blocks)
     for (int j = 0; j <= i % 5; ++j) p.push_back(100 + i * 7 + j);
@@ -144,6 +151,7 @@ TEST(Engine, SameOutputAloneAndUnderLoadWithPreemption) {
     handles.push_back(std::move(s.handle));
   }
   auto again = (*engine)->submit(greedy(prompt, 30));
+  backend.hold_ = false;
   ASSERT_TRUE(again.ok());
   for (size_t i = 0; i < handles.size(); ++i) {
     Output o = collect(*handles[i]);

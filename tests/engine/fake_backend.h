@@ -37,6 +37,7 @@ class FakeBackend final : public Backend {
 
   Status forward(const ForwardBatch& batch, std::vector<float>& logits) override {
     if (fail_) return error("injected failure");
+    while (hold_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
     ++n_forward_;
     max_rows_ = std::max<int>(max_rows_, static_cast<int>(batch.n_rows()));
@@ -63,6 +64,7 @@ class FakeBackend final : public Backend {
   }
 
   std::atomic<int> delay_ms_{0};
+  std::atomic<bool> hold_{false};  // true: forward() waits (a test queues requests meanwhile)
   std::atomic<bool> fail_{false};
   std::atomic<int> n_forward_{0};
   std::atomic<int> max_rows_{0};
