@@ -10,7 +10,7 @@ namespace {
 // optional with CUDA >= 11.8 and >= 6 GB VRAM; Docker >= 20.10; recommended 16 GB RAM and an SSD.
 constexpr Requirement kRequirements[] = {
     {"cpu.cores", Level::Minimum, "usable CPU cores", 4, "cores"},
-    {"cpu.simd", Level::Recommended, "AVX2 + FMA (x86) or NEON (ARM) for the fast kernels", 0, ""},
+    {"cpu.simd", Level::Recommended, "AVX2 + FMA + F16C (x86) for the fast kernels (no ARM kernels yet)", 0, ""},
     {"memory.total", Level::Minimum, "memory", 8, "GB"},
     {"memory.recommended", Level::Recommended, "memory", 16, "GB"},
     {"disk.free", Level::Minimum, "free disk where models live", 20, "GB"},

@@ -103,6 +103,23 @@ TEST_F(Doctor, RecommendedProfileTurnsWarningsIntoFailures) {
   EXPECT_EQ(rec.exit_code(), 2);
 }
 
+// The fast kernels need AVX2 + FMA + F16C; an ARM CPU (NEON) runs the scalar references, and the
+// warning says so rather than passing.
+TEST_F(Doctor, SimdCheckNamesWhatTheKernelsNeed) {
+  EXPECT_EQ(find_check(run_doctor(options_), "cpu.simd")->status, CheckStatus::Pass);
+  root_.write("/proc/cpuinfo", "processor\t: 0\nFeatures\t: fp asimd asimddp\n\nprocessor\t: 1\n"
+                               "Features\t: fp asimd asimddp\n\n");
+  const DoctorReport arm_report = run_doctor(options_);
+  const Check* arm = find_check(arm_report, "cpu.simd");
+  EXPECT_EQ(arm->status, CheckStatus::Warn);
+  EXPECT_NE(arm->message.find("no ARM kernels"), std::string::npos) << arm->message;
+  root_.write("/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma\n\n");  // no F16C
+  const DoctorReport no_f16c_report = run_doctor(options_);
+  const Check* no_f16c = find_check(no_f16c_report, "cpu.simd");
+  EXPECT_EQ(no_f16c->status, CheckStatus::Warn);
+  EXPECT_NE(no_f16c->message.find("AVX2+FMA+F16C"), std::string::npos) << no_f16c->message;
+}
+
 TEST_F(Doctor, TwoFakeGpus) {
   options_.nvml_library = FAKE_NVML_PATH;
   DoctorReport r = run_doctor(options_);
