@@ -273,6 +273,7 @@ planner::CpuMachine cpu_machine(const CpuReport& cpu, const MemoryReport& memory
   m.n_cores = std::max(1, cpu.n_usable);
   m.ghz = cpu.mhz / 1000.0;
   m.flops_per_cycle = cpu.flops_per_cycle();
+  m.fast_kernels = cpu.has("avx2") && cpu.has("fma") && cpu.has("f16c");  // as the cpu.simd check
   m.memory_bytes = memory.effective_total_bytes;
   if (bandwidth && bandwidth->gbs > 0) {
     m.bandwidth_gbs = bandwidth->gbs;

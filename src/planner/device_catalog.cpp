@@ -61,7 +61,7 @@ const Device* DeviceCatalog::find(std::string_view name) const {
 }
 
 const Efficiency& DeviceCatalog::efficiency_for(const Device& d) const {
-  if (d.kind == "cpu") return cpu;
+  if (d.kind == "cpu") return d.scalar_kernels ? cpu_scalar : cpu;
   if (d.kind == "apple") return apple;
   return gpu;
 }
@@ -73,6 +73,14 @@ Result<DeviceCatalog> parse_device_catalog(std::string_view json, const std::str
   AG_TRY(c.cpu, parse_efficiency(root, "cpu", label));
   AG_TRY(c.gpu, parse_efficiency(root, "gpu", label));
   AG_TRY(c.apple, parse_efficiency(root, "apple", label));
+  // Optional, so catalogs written before it still load: their CPUs without fast kernels get a
+  // tenth of the CPU factors.
+  if (root.contains("efficiency") && root["efficiency"].is_object() && root["efficiency"].contains("cpu_scalar")) {
+    AG_TRY(c.cpu_scalar, parse_efficiency(root, "cpu_scalar", label));
+  } else {
+    c.cpu_scalar = {c.cpu.decode / 10, c.cpu.prefill / 10,
+                    "assumed: a tenth of the cpu factors (the catalog has no efficiency.cpu_scalar)"};
+  }
   auto devs = root.find("devices");
   if (devs == root.end() || !devs->is_array()) return error("{}: 'devices' is not an array", label);
   for (size_t i = 0; i < devs->size(); ++i) {
@@ -140,9 +148,11 @@ Device cpu_device(const CpuMachine& m) {
   d.name = "cpu";
   d.kind = "cpu";
   const double ghz = m.ghz > 0 ? m.ghz : 2.5;
-  d.display = fmt::format("this machine: {} core{} {}{}", m.n_cores, m.n_cores == 1 ? "" : "s",
+  d.scalar_kernels = !m.fast_kernels;
+  d.display = fmt::format("this machine: {} core{} {}{}{}", m.n_cores, m.n_cores == 1 ? "" : "s",
                           m.model_name.empty() ? "CPU" : m.model_name,
-                          m.ghz > 0 ? "" : " (clock unknown, 2.5 GHz assumed)");
+                          m.ghz > 0 ? "" : " (clock unknown, 2.5 GHz assumed)",
+                          m.fast_kernels ? "" : " (scalar kernels: no AVX2+FMA+F16C)");
   d.memory_bytes = m.memory_bytes;
   d.bandwidth_gbs = m.bandwidth_gbs;
   d.fp32_tflops = m.n_cores * ghz * m.flops_per_cycle / 1000.0;

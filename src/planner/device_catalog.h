@@ -22,6 +22,7 @@ struct Device {
   std::string name;     // "h100-sxm" (what --device takes)
   std::string display;  // "NVIDIA H100 SXM5 80GB"
   std::string kind;     // "gpu" | "apple" | "cpu"
+  bool scalar_kernels = false;  // a CPU without the fast kernels (x86 AVX2 + FMA + F16C): ARM, old x86
   uint64_t memory_bytes = 0;
   double usable_fraction = 1.0;  // of memory_bytes a model may use (Apple: GPU wired limit)
   double bandwidth_gbs = 0;      // peak, 1e9 B/s
@@ -42,6 +43,7 @@ struct Efficiency {
 struct DeviceCatalog {
   std::vector<Device> devices;
   Efficiency cpu, gpu, apple;
+  Efficiency cpu_scalar;  // CPUs where only the scalar reference kernels run (optional in a file)
 
   const Device* find(std::string_view name) const;  // case-insensitive
   const Efficiency& efficiency_for(const Device& d) const;
@@ -60,6 +62,7 @@ struct CpuMachine {
   int n_cores = 1;           // usable cores (affinity and cgroup quota applied)
   double ghz = 0;            // 0 = unknown (2.5 assumed)
   int flops_per_cycle = 8;   // FP32 per core per cycle: 32 for AVX2+FMA (2 FMA units x 8 x 2)
+  bool fast_kernels = true;  // false: this engine runs its scalar kernels here (no AVX2+FMA+F16C)
   uint64_t memory_bytes = 0; // effective memory (cgroup limit applied)
   double bandwidth_gbs = 0;  // measured read bandwidth
   std::string bandwidth_source;

@@ -56,6 +56,31 @@ TEST(Catalog, ParseErrorsNameTheEntry) {
       "test.json");
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok->devices[0].memory_bytes, 8ull << 30);
+  // A catalog without efficiency.cpu_scalar: a tenth of the CPU factors, said so.
+  EXPECT_DOUBLE_EQ(ok->cpu_scalar.decode, 0.05);
+  EXPECT_NE(ok->cpu_scalar.source.find("assumed"), std::string::npos);
+}
+
+// A CPU without the fast kernels (ARM, x86 without AVX2+FMA+F16C) runs the scalar references: the
+// plan uses their measured factors, not the SIMD kernels'.
+TEST(Plan, CpuWithoutFastKernelsUsesTheScalarFactors) {
+  auto spec = spec_from_preset("qwen2.5-0.5b", FileType::Q4_0);
+  ASSERT_TRUE(spec.ok());
+  CpuMachine m{.n_cores = 4, .ghz = 3.0, .flops_per_cycle = 16 /* NEON */, .fast_kernels = false,
+               .memory_bytes = 16ull << 30, .bandwidth_gbs = 60};
+  const Device scalar = cpu_device(m);
+  m.fast_kernels = true;
+  const Device simd = cpu_device(m);
+  const DeviceCatalog& c = builtin_device_catalog();
+  EXPECT_TRUE(scalar.scalar_kernels);
+  EXPECT_NE(scalar.display.find("scalar kernels"), std::string::npos) << scalar.display;
+  EXPECT_LT(c.efficiency_for(scalar).decode, 0.2);
+  EXPECT_GE(c.efficiency_for(simd).decode, 0.5);
+  RunConfig run;
+  const SpeedEstimate slow = estimate_speed(*spec, run, scalar, c.efficiency_for(scalar), 1);
+  const SpeedEstimate fast = estimate_speed(*spec, run, simd, c.efficiency_for(simd), 1);
+  EXPECT_LT(slow.decode_tok_per_s * 5, fast.decode_tok_per_s);
+  EXPECT_LT(slow.prefill_tok_per_s * 10, fast.prefill_tok_per_s);
 }
 
 TEST(Plan, SeventyBF16NeedsTwoH100s) {
@@ -134,12 +159,7 @@ TEST(Plan, DeviceAllRanksAndCorrectsSingleMachineLimits) {
 TEST(Plan, DecodeSpeedIsBandwidthOverBytesPerToken) {
   auto spec = spec_from_preset("qwen2.5-0.5b", FileType::Q4_0);
   ASSERT_TRUE(spec.ok());
-  CpuMachine m;
-  m.n_cores = 2;
-  m.ghz = 3.0;
-  m.flops_per_cycle = 32;
-  m.memory_bytes = 8ull << 30;
-  m.bandwidth_gbs = 31;
+  const CpuMachine m{.n_cores = 2, .ghz = 3.0, .flops_per_cycle = 32, .memory_bytes = 8ull << 30, .bandwidth_gbs = 31};
   const Device cpu = cpu_device(m);
   Efficiency eff{0.6, 0.7, "test"};
   RunConfig run;
