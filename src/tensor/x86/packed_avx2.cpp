@@ -25,11 +25,11 @@
 //   Q4_0: values 0..15, so a pair is at most 2 * 15 * 128 = 3840 in magnitude and the 8 pairs of a
 //   block's 32 columns add up in int16 (30720 < 32767) before one vpmaddwd: 8 maddubs, 7 adds,
 //   1 madd per 8 rows x 32 columns. Q5_0: values 0..31, a pair at most 2 * 31 * 128 = 7936, so
-//   two int16 sums of 4 pairs (31744) and two madds. Q8_0: stored w + 128 would saturate a pair (255 * 127 * 2), so
-//   the weight's sign moves onto the activation: maddubs(|w|, a * sign(w)), a pair at most
-//   2 * 128 * 127 = 32512 — exact for every weight (-128 included) as long as no activation is
-//   -128, which the Q8_0 activation quantizers never produce (|q| <= 127); each chunk then needs
-//   its own vpmaddwd.
+//   two int16 sums of 4 pairs (31744) and two madds. Q8_0: stored w + 128 would saturate a pair
+//   (255 * 127 * 2), so the weight's sign moves onto the activation: maddubs(|w|, a * sign(w)),
+//   a pair at most 2 * 128 * 127 = 32512 — exact for every weight (-128 included) as long as no
+//   activation is -128, which the Q8_0 activation quantizers never produce (|q| <= 127); each
+//   chunk then needs its own vpmaddwd.
 
 #define AG_PACKED_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AG_PACKED_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))

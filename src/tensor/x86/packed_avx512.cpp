@@ -98,8 +98,9 @@ AG_512 void group_pass(const packed_passes::Pass& pass) {
         v[2 * j] = _mm512_and_si512(raw, low4);
         v[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
       }
-      // bit 4 of each value: bit i of the qh byte lanes, moved to bit 4 (16-bit shifts: the
-      // bits that cross into the next byte land below bit 4 and are masked off)
+      // bit 4 of each value: bit i of the qh byte lanes, moved to bit 4 (16-bit shifts: bits that
+      // cross between the two bytes of a lane land below bit 4 on a left shift and above it on a
+      // right shift by at most 3, and are masked off)
       const __m512i qh = _mm512_loadu_si512(qs + 4 * 64), bit4 = _mm512_set1_epi8(0x10);
       v[0] = with_bit4(v[0], _mm512_slli_epi16(qh, 4), bit4);
       v[1] = with_bit4(v[1], _mm512_slli_epi16(qh, 3), bit4);

@@ -10,7 +10,7 @@ inline constexpr bool kVnni = AG_PY_VNNI != 0;
 
 // Activation rows per pass over a row group: each unpacked half block serves this many. With one
 // pass per half (see half_pass), 4 accumulators, 8 unpacked values and the broadcasts fit the 16 ymm
-// registers.
+// registers (AVX2 Q8_0, which needs |w| too, goes chunk by chunk: q8_0_isums).
 inline constexpr int kMaxCols = 4;
 
 // The 4 int8 activation values at p in every int32 lane (one vpbroadcastd from memory).
@@ -27,9 +27,12 @@ struct Half {
   __m256i v[8];
 };
 
-// low | (shifted & 0x10): the high bit of Q5_0 values (see the qh layout in tensor/packed.h).
-AG_PY_TARGET inline __m256i with_bit4(__m256i low, __m256i shifted) {
-  return _mm256_or_si256(low, _mm256_and_si256(shifted, _mm256_set1_epi8(0x10)));
+// Bit 4 of v[i]'s values (Q5_0), from the qh byte lanes of tensor/packed.h: bit i moved to bit 4
+// by a 16-bit shift (bits that cross between the two bytes of a lane land below bit 4 on a left
+// shift and above it on a right shift by at most 3, and are masked off).
+AG_PY_TARGET inline __m256i q5_bit4(__m256i qh, int i) {
+  const __m256i moved = i <= 4 ? _mm256_slli_epi16(qh, 4 - i) : _mm256_srli_epi16(qh, i - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
 }
 
 template <Kind K>
@@ -42,17 +45,8 @@ AG_PY_TARGET inline void unpack(const uint8_t* qs, int h, Half<K>& out) {
       out.v[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
     }
     if constexpr (K == kQ5_0) {
-      // Bit i of the qh byte lanes is bit 4 of v[i]'s; 16-bit shifts move it there (the bits
-      // that cross into the next byte land below bit 4 and are masked off).
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 4 * 64 + 32 * h));
-      out.v[0] = with_bit4(out.v[0], _mm256_slli_epi16(qh, 4));
-      out.v[1] = with_bit4(out.v[1], _mm256_slli_epi16(qh, 3));
-      out.v[2] = with_bit4(out.v[2], _mm256_slli_epi16(qh, 2));
-      out.v[3] = with_bit4(out.v[3], _mm256_slli_epi16(qh, 1));
-      out.v[4] = with_bit4(out.v[4], qh);
-      out.v[5] = with_bit4(out.v[5], _mm256_srli_epi16(qh, 1));
-      out.v[6] = with_bit4(out.v[6], _mm256_srli_epi16(qh, 2));
-      out.v[7] = with_bit4(out.v[7], _mm256_srli_epi16(qh, 3));
+      for (int i = 0; i < 8; ++i) out.v[i] = _mm256_or_si256(out.v[i], q5_bit4(qh, i));
     }
   } else {
     for (int j = 0; j < 8; ++j) {
@@ -105,6 +99,30 @@ AG_PY_TARGET inline __m256i block_isum(const Half<K>& w, const int8_t* q, int32_
 #endif
 }
 
+#if !AG_PY_VNNI
+// AVX2 Q8_0's block_isum for C activation rows at once, chunk by chunk: each 4-column chunk's
+// signed weights and their absolute values serve the C rows before the next chunk is loaded, so
+// only the C sums, one chunk and one broadcast are live. Unpacking the half first (Half) kept 8
+// values live across the rows and spilled with C = 4 (tensor_bench packed/q8_0/avx2/128: 51-54 ->
+// 61-62 G multiply-adds/s; the same order measured 5-10% slower for Q4_0, which keeps Half).
+// The same exact int32 lanes as block_isum.
+template <int C>
+AG_PY_TARGET inline void q8_0_isums(const uint8_t* qs, int h, const BlockQ8_0* const* act, int64_t b,
+                                    __m256i (&out)[C]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int c = 0; c < C; ++c) out[c] = _mm256_setzero_si256();
+  for (int i = 0; i < 8; ++i) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * i + 32 * h));
+    const __m256i w = _mm256_xor_si256(raw, _mm256_set1_epi8(static_cast<char>(0x80)));
+    const __m256i abs_w = _mm256_abs_epi8(w);
+    for (int c = 0; c < C; ++c) {
+      const __m256i a = _mm256_sign_epi8(broadcast4(act[c][b].qs + 4 * i), w);
+      out[c] = _mm256_add_epi32(out[c], _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, a), ones));
+    }
+  }
+}
+#endif
+
 // Rows 8h .. 8h+7 of the group at gw against activation rows act[0..C): acc[c] lane r is output
 // (row 8h + r, activation c), stored where lo <= 8h + r < hi. Exactly the float operations of
 // packed_matmul_ref, in its order. Decode (C = 1) runs both halves in one pass over the blocks
@@ -130,11 +148,21 @@ AG_PY_TARGET inline void half_pass(const packed_passes::Pass& pass, int h0) {
     for (int i = 0; i < kHalves; ++i) {
       const int h = h0 + i;
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
-      Half<K> w;
-      unpack<K>(blk + 2 * kPackRows, h, w);
-      for (int c = 0; c < C; ++c) {
-        const __m256 x = _mm256_cvtepi32_ps(block_isum<K>(w, act[c][b].qs, info[c][b].sum));
-        acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), x, acc[i][c]);
+      if constexpr (K == kQ8_0 && !kVnni && C > 1) {
+#if !AG_PY_VNNI
+        __m256i isum[C];
+        q8_0_isums<C>(blk + 2 * kPackRows, h, act, b, isum);
+        for (int c = 0; c < C; ++c)
+          acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), _mm256_cvtepi32_ps(isum[c]),
+                                      acc[i][c]);
+#endif
+      } else {
+        Half<K> w;
+        unpack<K>(blk + 2 * kPackRows, h, w);
+        for (int c = 0; c < C; ++c) {
+          const __m256 x = _mm256_cvtepi32_ps(block_isum<K>(w, act[c][b].qs, info[c][b].sum));
+          acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), x, acc[i][c]);
+        }
       }
     }
   }
