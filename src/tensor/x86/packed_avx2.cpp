@@ -38,20 +38,11 @@ namespace ag::packed_avx2 {
 
 namespace {
 
-enum Kind { kQ4_0, kQ5_0, kQ8_0 };
-
-// As the AVX-512 kernel (see kPrefetchBytes there): the weights are fetched non-temporally ahead
-// of use so they do not push the activations out of L1. Not for Q8_0, as there.
-constexpr size_t kPrefetchBytes = 6 * 1024;
-
-template <Kind K>
-struct Layout {
-  static constexpr size_t kBlockBytes = K == kQ4_0   ? 2 * kPackRows + kPackRows * 16
-                                        : K == kQ5_0 ? 2 * kPackRows + kPackRows * 20
-                                                     : 2 * kPackRows + kPackRows * 32;
-  static constexpr int kOffset = K == kQ4_0 ? 8 : K == kQ5_0 ? 16 : 128;
-  static constexpr size_t kPrefetchBlocks = kPrefetchBytes / kBlockBytes;
-};
+using packed_passes::Kind;
+using packed_passes::Layout;
+using packed_passes::kQ4_0;
+using packed_passes::kQ5_0;
+using packed_passes::kQ8_0;
 
 #define AG_PY_NS ymm_avx2
 #define AG_PY_TARGET AG_PACKED_AVX2

@@ -18,29 +18,15 @@ namespace ag::packed_avx512 {
 
 namespace {
 
+using packed_passes::Kind;
+using packed_passes::Layout;
+using packed_passes::kQ4_0;
+using packed_passes::kQ5_0;
+using packed_passes::kQ8_0;
+
 // Activation rows per pass over a row group's blocks: each packed block is unpacked once for up
 // to this many rows (16 accumulators' worth of registers stay free for the unpacked values).
 constexpr int kMaxCols = 8;
-
-enum Kind { kQ4_0, kQ5_0, kQ8_0 };
-
-// Weights are read once per token, but the hardware prefetcher alone brings them in as ordinary
-// lines that push the activations (re-read for every 16-row group) out of L1: decode ran slower
-// the longer the rows (Q4_0, two threads, same bytes: 512 columns 50 GB/s, 2048 44, 5632 35).
-// A non-temporal prefetch this far ahead keeps the weights from displacing them: +10-30% in the
-// same measurement for every shape (5632 columns: 35 -> 48 GB/s); 4-12 KiB measured alike.
-// (Ordinary prefetcht0 at the same distance was 5-12% slower than none.) Not for Q8_0: with
-// twice the weight bytes per activation byte it measured 0-10% slower with the prefetch.
-constexpr size_t kPrefetchBytes = 6 * 1024;
-
-template <Kind K>
-struct Layout {
-  static constexpr size_t kBlockBytes = K == kQ4_0   ? 2 * kPackRows + kPackRows * 16
-                                        : K == kQ5_0 ? 2 * kPackRows + kPackRows * 20
-                                                     : 2 * kPackRows + kPackRows * 32;
-  static constexpr int kOffset = K == kQ4_0 ? 8 : K == kQ5_0 ? 16 : 128;
-  static constexpr size_t kPrefetchBlocks = kPrefetchBytes / kBlockBytes;
-};
 
 // The 4 int8 activation values at p in every int32 lane (vpdpbusd's embedded broadcast).
 AG_512 inline __m512i broadcast4(const int8_t* p) {
@@ -67,7 +53,7 @@ AG_512 void group_pass(const packed_passes::Pass& pass) {
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = gw + static_cast<size_t>(b) * L::kBlockBytes;
-    // The block kPrefetchBytes ahead, fetched as non-temporal (see kPrefetchBytes).
+    // The block kPrefetchBytes ahead, fetched as non-temporal (see packed_passes.h).
     if constexpr (K != kQ8_0) {
       for (size_t line = 0; line < L::kBlockBytes; line += 64)
         _mm_prefetch(
