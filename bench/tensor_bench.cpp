@@ -13,6 +13,9 @@
 // over a 896 x 1024 matrix (~0.5-1 MiB: in L2, so the kernel's compute ceiling, not DRAM) against 1
 // activation row (decode: GB/s of weight bytes) or 128 (prefill: multiply-adds per second).
 //   tensor_bench --benchmark_filter=packed/q4_0 --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// The float_tiles cases run the F16 / BF16 tiles (tensor/x86/float_tile_avx2.h) on GGUF rows, in L2:
+// decode with 1, 4 or 8 rows per pass, prefill 4 x 3.
+//   tensor_bench --benchmark_filter=float_tiles
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -24,6 +27,7 @@
 #include "tensor/dtype.h"
 #include "tensor/packed.h"
 #include "tensor/type_traits.h"
+#include "tensor/x86/float_tile_avx2.h"
 #include "tensor/x86/legacy_avx2.h"
 
 namespace {
@@ -96,6 +100,31 @@ void bm_dot_tiles(benchmark::State& state, ag::DType type, ag::legacy_avx2::Tile
 }
 #endif
 
+#if defined(AUTOGLM_HAVE_X86_KERNELS)
+// F16 / BF16 weights (tensor/x86/float_tile_avx2.h), 896 x 1024 in L2, one thread, as matmul runs
+// them: 16 weight rows at a time against 1 activation row (decode, tiles of max_rows x 1) or 128
+// (prefill, 4 x 3 tiles).
+void bm_float_tiles(benchmark::State& state, ag::DType type, int n_a, int max_rows) {
+  constexpr int64_t kIn = 896, kOut = 1024;
+  const uint64_t wb = ag::row_bytes(type, kIn);
+  std::vector<uint8_t> weights(static_cast<size_t>(kOut) * wb);  // [kOut, wb]
+  const auto w = random_floats(kOut * kIn, 1);
+  ag::quantize_weights(type, w.data(), weights.data(), kOut, kIn, nullptr);
+  auto a = random_floats(n_a * kIn, 2);  // [n_a, kIn]: any floats (rounding does not change speed)
+  std::vector<float> y(static_cast<size_t>(n_a * kOut));  // [n_a, kOut]
+  const auto tile = type == ag::DType::F16 ? ag::float_tile::dot_tile_f16 : ag::float_tile::dot_tile_bf16;
+  for (auto _ : state) {
+    for (int64_t o0 = 0; o0 < kOut; o0 += kRowBlock)
+      tile(kIn, weights.data() + static_cast<size_t>(o0) * wb, wb, static_cast<int>(kRowBlock), a.data(),
+           sizeof(float) * kIn, n_a, y.data() + o0, static_cast<size_t>(kOut), n_a == 1 ? max_rows : 4, 3);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * kOut * static_cast<int64_t>(wb));
+  state.SetItemsProcessed(state.iterations() * n_a * kOut * kIn);
+}
+#endif
+
 void bm_packed(benchmark::State& state, ag::DType type, ag::PackedIsa isa, int n_a) {
   constexpr int64_t kIn = 896, kOut = 1024;
   const uint64_t wb = ag::row_bytes(type, kIn), ab = ag::row_bytes(ag::DType::Q8_0, kIn);
@@ -151,6 +180,17 @@ int main(int argc, char** argv) {
           benchmark::RegisterBenchmark(name.c_str(), bm_dot_tiles, t, isa, n_in, n_out)
               ->Unit(benchmark::kMillisecond);
         }
+      }
+    }
+  }
+#endif
+#if defined(AUTOGLM_HAVE_X86_KERNELS)
+  if (ag::cpu_has_avx2_fma()) {
+    for (ag::DType t : {ag::DType::F16, ag::DType::BF16}) {
+      for (const auto& [n_a, rows] : {std::pair{1, 1}, std::pair{1, 4}, std::pair{1, 8}, std::pair{128, 4}}) {
+        const std::string name = "float_tiles/" + std::string(ag::dtype_name(t)) + "/" + std::to_string(n_a) +
+                                 "/rows:" + std::to_string(rows);
+        benchmark::RegisterBenchmark(name.c_str(), bm_float_tiles, t, n_a, rows)->Unit(benchmark::kMicrosecond);
       }
     }
   }

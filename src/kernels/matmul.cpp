@@ -7,6 +7,7 @@
 #include "kernels/parallel.h"
 #include "kernels/vec.h"
 #include "tensor/type_traits.h"
+#include "tensor/x86/float_tile_avx2.h"
 #include "tensor/x86/legacy_avx2.h"
 
 namespace ag::kernels {
@@ -25,6 +26,7 @@ constexpr int64_t kParallelQuantizeRows = 8;
 
 struct QuantizedInput {
   DType type;
+  bool widened;         // F32 values rounded to `type` (the F16 / BF16 tiles' input), else `type`'s rows
   const uint8_t* data;  // [n_rows][row_bytes]
   size_t row_bytes;
 };
@@ -42,13 +44,15 @@ float vec_dot_f32_ggml_order(int64_t n, const void* row, const void* act) {
 // thread, Zen 5): with one activation row, interleaving several Q8_0 / Q5_0 weight rows block by
 // block runs at 40-50% of the single-row speed while Q4_0 gains ~15% from 4 rows, so decode takes
 // one row at a time for those two; with several activation rows, 4 x 4 tiles run 1.4-1.6x faster
-// than one output at a time for all three.
+// than one output at a time for all three. The F16 / BF16 tiles (tensor/x86/float_tile_avx2.h)
+// take the activations widened to F32.
 struct DotTile {
   void (*fn)(int64_t n, const void* w, size_t w_stride, int n_w, const void* a, size_t a_stride,
              int n_a, float* y, size_t y_stride, int max_rows, int max_cols) = nullptr;
   int rows_decode = 1;  // weight rows per pass when there is one activation row
   int rows = 1;         // weight rows per pass otherwise
   int cols = 1;         // activation rows per pass
+  bool widened = false;  // takes the activations as F32 values rounded to the vec_dot_type
 };
 
 DotTile dot_tile_for(DType type) {
@@ -58,6 +62,8 @@ DotTile dot_tile_for(DType type) {
       case DType::Q4_0: return {legacy_avx2::dot_tile_q4_0, 4, 4, 4};
       case DType::Q5_0: return {legacy_avx2::dot_tile_q5_0, 1, 4, 4};
       case DType::Q8_0: return {legacy_avx2::dot_tile_q8_0, 1, 4, 4};
+      case DType::F16: return {float_tile::dot_tile_f16, 8, 4, 3, true};
+      case DType::BF16: return {float_tile::dot_tile_bf16, 8, 4, 3, true};
       default: break;
     }
   }
@@ -94,32 +100,49 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
         if (inputs[i].data == reinterpret_cast<const uint8_t*>(x)) found = i;
       if (found < 0) {
         AG_CHECK(n_inputs < 4, "too many activation types");
-        inputs[n_inputs] = {DType::F32, reinterpret_cast<const uint8_t*>(x),
+        inputs[n_inputs] = {DType::F32, false, reinterpret_cast<const uint8_t*>(x),
                             sizeof(float) * static_cast<size_t>(n_in)};
         found = n_inputs++;
       }
       input_of_job[j] = found;
       continue;
     }
+    // F16 / BF16: the dot tiles and the packed kernels both take the widened rows.
+    const bool widened = dot_tile_for(jobs[j].w.type).widened;
     for (int i = 0; i < n_inputs; ++i)
-      if (inputs[i].type == vdt) found = i;
+      if (inputs[i].type == vdt && inputs[i].widened == widened) found = i;
     if (found < 0) {
       AG_CHECK(n_inputs < 4, "too many activation types");
-      const size_t rb = row_bytes(vdt, static_cast<uint64_t>(n_in));
-      auto& buf = scratch.buffer(vdt);
+      const size_t rb = widened ? sizeof(float) * static_cast<size_t>(n_in) : row_bytes(vdt, static_cast<uint64_t>(n_in));
+      auto& buf = widened ? scratch.widened_buffer(vdt) : scratch.buffer(vdt);
       if (buf.size() < rb * static_cast<size_t>(n_rows)) buf.resize(rb * static_cast<size_t>(n_rows));
       const auto from_float = type_traits(vdt).from_float;
+      const auto to_float = type_traits(vdt).to_float;
       uint8_t* dst = buf.data();
       auto quantize_rows = [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r)
-          from_float(x + r * n_in, dst + static_cast<size_t>(r) * rb, n_in);
+        for (int64_t r = begin; r < end; ++r) {
+          const float* src = x + r * n_in;
+          if (!widened) {
+            from_float(src, dst + static_cast<size_t>(r) * rb, n_in);
+            continue;
+          }
+          // Through the type and back: exactly the values the type's vec_dot would multiply.
+          auto* out = reinterpret_cast<float*>(dst + static_cast<size_t>(r) * rb);
+          constexpr int64_t kChunk = 256;
+          uint8_t narrow[kChunk * 2];
+          for (int64_t i = 0; i < n_in; i += kChunk) {
+            const int64_t m = std::min(kChunk, n_in - i);
+            from_float(src + i, narrow, m);
+            to_float(narrow, out + i, m);
+          }
+        }
       };
       if (n_rows >= kParallelQuantizeRows && worth_parallel(pool.size(), n_rows * n_in * 8)) {
         pool.parallel_for(n_rows, 1, quantize_rows);
       } else {
         quantize_rows(0, n_rows);
       }
-      inputs[n_inputs] = {vdt, dst, rb};
+      inputs[n_inputs] = {vdt, widened, dst, rb};
       found = n_inputs++;
     }
     input_of_job[j] = found;
@@ -132,8 +155,8 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t n_
   const ActBlockInfo* act_info = nullptr;
   const int64_t n_blocks = n_in / 32;
   for (size_t j = 0; j < jobs.size() && act_info == nullptr; ++j) {
-    if (jobs[j].w.packed == nullptr) continue;
     const QuantizedInput& in = inputs[input_of_job[j]];
+    if (jobs[j].w.packed == nullptr || in.widened) continue;
     AG_CHECK(in.type == DType::Q8_0, "packed weights take Q8_0 activations");
     auto& info = scratch.act_info();
     if (info.size() < static_cast<size_t>(n_rows * n_blocks)) info.resize(static_cast<size_t>(n_rows * n_blocks));

@@ -44,6 +44,8 @@ class MatmulScratch {
  public:
   // Buffer for activations quantized to `type`.
   std::vector<uint8_t>& buffer(DType type) { return buffers_[static_cast<uint32_t>(type) % kSlots]; }
+  // Buffer for activations rounded to `type` (F16 or BF16) and widened back to F32.
+  std::vector<uint8_t>& widened_buffer(DType type) { return widened_[type == DType::BF16 ? 1 : 0]; }
   // Per-block scale and sum of the Q8_0 activations, for packed weights (tensor/packed.h).
   std::vector<ActBlockInfo>& act_info() { return act_info_; }
   // Which thread takes which weight rows (kernels/row_ranges.h).
@@ -52,6 +54,7 @@ class MatmulScratch {
  private:
   static constexpr uint32_t kSlots = 40;
   std::vector<uint8_t> buffers_[kSlots];
+  std::vector<uint8_t> widened_[2];
   std::vector<ActBlockInfo> act_info_;
   RowRanges row_ranges_;
 };

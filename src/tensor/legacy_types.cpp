@@ -5,6 +5,7 @@
 #include "tensor/legacy_quantize.h"
 #include "tensor/legacy_ref.h"
 #include "tensor/type_registry.h"
+#include "tensor/x86/float_tile_avx2.h"
 #include "tensor/x86/legacy_avx2.h"
 
 namespace ag {
@@ -32,8 +33,8 @@ void use_avx2(TypeRegistry& r) {
   using FromFloat = void (*)(const float*, void*, int64_t);
   using VecDot = float (*)(int64_t, const void*, const void*);
   set(DType::F32, ToFloat{}, FromFloat{}, &k::vec_dot_f32);
-  set(DType::F16, &k::to_float_f16, &k::from_float_f16, &k::vec_dot_f16);
-  set(DType::BF16, &k::to_float_bf16, &k::from_float_bf16, &k::vec_dot_bf16);
+  set(DType::F16, &k::to_float_f16, &k::from_float_f16, &float_tile::vec_dot_f16);
+  set(DType::BF16, &k::to_float_bf16, &k::from_float_bf16, &float_tile::vec_dot_bf16);
   set(DType::Q4_0, &k::to_float_q4_0, FromFloat{}, &k::vec_dot_q4_0);
   set(DType::Q4_1, &k::to_float_q4_1, FromFloat{}, &k::vec_dot_q4_1);
   set(DType::Q5_0, &k::to_float_q5_0, FromFloat{}, &k::vec_dot_q5_0);

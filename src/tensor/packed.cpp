@@ -9,6 +9,7 @@
 #include "core/cpu_features.h"
 #include "core/half.h"
 #include "tensor/quant_blocks.h"
+#include "tensor/x86/float_tile_avx2.h"
 #include "tensor/x86/packed_avx2.h"
 #include "tensor/x86/packed_avx512.h"
 
@@ -44,10 +45,40 @@ int stored_value(DType type, const uint8_t* blk, int r, int k) {
   return low | ((qh >> (k / 4)) & 1) << 4;
 }
 
+bool is_float_layout(DType type) { return type == DType::F16 || type == DType::BF16; }
+
+float float_value(DType type, uint16_t v) {
+  if (type == DType::F16) return f16_to_f32(v);
+  const uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// F16x16 / BF16x16: outputs of the group's rows in [row_begin, row_end), in the eight-lane order
+// of packed.h.
+void float_matmul_ref(const PackedMatmulArgs& p) {
+  const auto* packed = reinterpret_cast<const uint16_t*>(p.packed);
+  const int64_t steps = p.n_in / 8;
+  for (int64_t o = p.row_begin; o < p.row_end; ++o) {
+    const int64_t g = o / kPackRows, h = o % kPackRows / 8, r = o % 8;
+    const uint16_t* half = packed + static_cast<size_t>((2 * g + h) * 8 * p.n_in);
+    for (int c = 0; c < p.n_a; ++c) {
+      const auto* a = reinterpret_cast<const float*>(p.a + static_cast<size_t>(c) * p.a_stride);
+      float lane[8] = {};
+      for (int64_t s = 0; s < steps; ++s)
+        for (int l = 0; l < 8; ++l)
+          lane[l] = std::fma(float_value(p.type, half[(8 * s + r) * 8 + l]), a[8 * s + l], lane[l]);
+      p.y[static_cast<size_t>(c) * p.y_stride + static_cast<size_t>(o)] =
+          ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+    }
+  }
+}
+
 }  // namespace
 
 bool has_packed_layout(DType type) {
-  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0;
+  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || is_float_layout(type);
 }
 
 const char* packed_isa_name(PackedIsa isa) {
@@ -61,6 +92,13 @@ const char* packed_isa_name(PackedIsa isa) {
 
 bool packed_kernel_available(PackedIsa isa, DType type) {
   if (!has_packed_layout(type)) return false;
+  if (is_float_layout(type)) {
+#if defined(AUTOGLM_HAVE_X86_FLOAT_TILES)
+    return isa == PackedIsa::kAvx2 && cpu_has_avx2_fma();
+#else
+    return false;
+#endif
+  }
   switch (isa) {
     case PackedIsa::kAvx512Vnni:
 #if defined(AUTOGLM_HAVE_PACKED_AVX512)
@@ -89,6 +127,7 @@ std::optional<PackedIsa> best_packed_isa(DType type) {
 size_t packed_bytes(DType type, int64_t n_in, int64_t n_out) {
   AG_CHECK(has_packed_layout(type), "no packed layout for %s", std::string(dtype_name(type)).c_str());
   const int64_t groups = (n_out + kPackRows - 1) / kPackRows;
+  if (is_float_layout(type)) return static_cast<size_t>(groups * kPackRows * n_in) * sizeof(uint16_t);
   return static_cast<size_t>(groups * (n_in / kBlock)) * packed_block_bytes(type);
 }
 
@@ -98,6 +137,28 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
                  int64_t group_begin, int64_t group_end, uint8_t* dst) {
   AG_CHECK(has_packed_layout(type) && n_in % kBlock == 0, "cannot pack %s rows of %lld",
            std::string(dtype_name(type)).c_str(), static_cast<long long>(n_in));
+  if (is_float_layout(type)) {
+    // 8 values (16 bytes) at a time from row 8h + r of the group to (8 * step + r) * 8 of half h.
+    auto* out = reinterpret_cast<uint16_t*>(dst);
+    for (int64_t g = group_begin; g < group_end; ++g) {
+      for (int64_t h = 0; h < 2; ++h) {
+        uint16_t* half = out + static_cast<size_t>((2 * g + h) * 8 * n_in);
+        for (int r = 0; r < 8; ++r) {
+          const int64_t row = g * kPackRows + 8 * h + r;
+          const uint8_t* src_row = src + static_cast<size_t>(row) * row_bytes;
+          for (int64_t s = 0; s < n_in / 8; ++s) {
+            uint16_t* to = half + static_cast<size_t>((8 * s + r) * 8);
+            if (row < n_out) {
+              std::memcpy(to, src_row + static_cast<size_t>(16 * s), 16);
+            } else {
+              std::memset(to, 0, 16);
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   const int64_t nb = n_in / kBlock;
   const size_t bb = packed_block_bytes(type);
   auto load32 = [](const uint8_t* p) {
@@ -165,6 +226,7 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info) {
 }
 
 void packed_matmul_ref(const PackedMatmulArgs& p) {
+  if (is_float_layout(p.type)) return float_matmul_ref(p);
   const int64_t nb = p.n_in / kBlock;
   const size_t bb = packed_block_bytes(p.type);
   const int offset = value_offset(p.type);
@@ -200,7 +262,11 @@ void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
 #endif
 #if defined(AUTOGLM_HAVE_PACKED_AVX2)
     case PackedIsa::kAvxVnni: return packed_avx2::matmul_vnni(args);
-    case PackedIsa::kAvx2: return packed_avx2::matmul(args);
+    case PackedIsa::kAvx2:
+#if defined(AUTOGLM_HAVE_X86_FLOAT_TILES)
+      if (is_float_layout(args.type)) return float_tile::packed_matmul(args);
+#endif
+      return packed_avx2::matmul(args);
 #endif
     default: break;
   }
@@ -209,10 +275,13 @@ void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
 void packed_matmul(const PackedMatmulArgs& args) {
   // Read once per type: a matmul is called hundreds of times per token.
   static const std::optional<PackedIsa> best[] = {best_packed_isa(DType::Q4_0), best_packed_isa(DType::Q5_0),
-                                                  best_packed_isa(DType::Q8_0)};
+                                                  best_packed_isa(DType::Q8_0), best_packed_isa(DType::F16),
+                                                  best_packed_isa(DType::BF16)};
   const std::optional<PackedIsa>& isa = args.type == DType::Q4_0   ? best[0]
                                         : args.type == DType::Q5_0 ? best[1]
-                                                                   : best[2];
+                                        : args.type == DType::Q8_0 ? best[2]
+                                        : args.type == DType::F16  ? best[3]
+                                                                   : best[4];
   if (isa) return packed_matmul_on(*isa, args);
   packed_matmul_ref(args);
 }

@@ -25,6 +25,9 @@
 //     uint16_t d[16]
 //     uint8_t  qs[8][64]   chunk j, byte 4 * r + t = row r, column 4j + t, as weight + 128
 // Rows past n_out (the last group's padding) have scale 0 and value 0.
+//   F16x16, BF16x16 (2 bytes per value, as the file): each group is two halves of 8 rows (rows
+//   0-7, then 8-15), each half [n_in / 8][8 rows][8 values] — group g of 8 columns of row r of
+//   the half at value (8 * g + r) * 8. Padding rows are zeros.
 //
 // Every output (row o, activation row c) is computed as
 //   acc = 0; for each block b: acc = fma(d_w[o][b] * d_a[c][b], float(isum[b]), acc)
@@ -32,6 +35,10 @@
 // activation's int8 values. The scalar reference and the SIMD kernel perform exactly these float
 // operations, so they agree bit for bit, and an output does not depend on the rows or activation
 // rows it is computed with (batch invariance, as the unpacked dot tiles).
+// The float layouts take the activations as F32 rows rounded to the weight type (as matmul's F16 /
+// BF16 dot tiles, tensor/x86/float_tile_avx2.h) and compute each output as those tiles do: eight
+// float lanes, lane l accumulating fma(w[8g + l], a[8g + l]) over the groups g in order, then
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -42,13 +49,13 @@ namespace ag {
 
 inline constexpr int kPackRows = 16;
 
-// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0).
+// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, F16, BF16).
 bool has_packed_layout(DType type);
 
 // The SIMD kernels of the packed layout, all giving packed_matmul_ref's bits:
 // - kAvx512Vnni: zmm, all 16 rows of a block per register, vpdpbusd (Q4_0, Q5_0, Q8_0);
 // - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q5_0, Q8_0);
-// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0).
+// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0); FMA (F16, BF16).
 enum class PackedIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 const char* packed_isa_name(PackedIsa isa);  // "avx2", "avxvnni", "avx512vnni"
 // Whether this CPU runs `isa`'s kernel for `type` (AUTOGLM_FORCE_SCALAR=1 and AUTOGLM_MAX_ISA,
@@ -78,7 +85,8 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info);
 
 // y[c * y_stride + o] for rows o in [row_begin, row_end) and activation rows c < n_a of the packed
 // matrix `packed` (n_in columns) against Q8_0 activation rows a + c * a_stride, whose block
-// infos are info + c * info_stride. Only outputs in the row range are written.
+// infos are info + c * info_stride (F16 / BF16: F32 rows rounded to the type; info unused). Only
+// outputs in the row range are written.
 struct PackedMatmulArgs {
   DType type;
   const uint8_t* packed;

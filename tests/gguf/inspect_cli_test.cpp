@@ -128,14 +128,18 @@ TEST(InspectCli, JsonSummary) {
   ASSERT_EQ(j["tensors"].size(), 2u);
   EXPECT_EQ(j["tensors"][1]["type"], "q8_0");
   EXPECT_EQ(j["tensors"][1]["shape"], nlohmann::json({64, 64}));
-  // Which matrices Model::load repacks here (a q8_0 layer matrix; not an f16 embedding).
-  EXPECT_TRUE(j["tensors"][0]["repacked_at_load"].is_null());
-  if (packed_kernels_available(DType::Q8_0)) {
+  // Which matrices Model::load repacks here: the q8_0 layer matrix, and the f16 embedding, which
+  // is also the output matrix (no output.weight: tied).
+  if (packed_kernels_available(DType::Q8_0) && packed_kernels_available(DType::F16)) {
+    EXPECT_EQ(j["tensors"][0]["repacked_at_load"], "f16x16");
     EXPECT_EQ(j["tensors"][1]["repacked_at_load"], "q8_0x16");
-    EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 1);
-    EXPECT_EQ(j["repacked_at_load"]["bytes"], q8.size());
-    EXPECT_EQ(j["repacked_at_load"]["kernels"], packed_isa_name(*best_packed_isa(DType::Q8_0)));
-  } else {
+    EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 2);
+    EXPECT_EQ(j["repacked_at_load"]["bytes"], f16.size() + q8.size());
+    const std::string kernels = j["repacked_at_load"]["kernels"];
+    EXPECT_NE(kernels.find(packed_isa_name(*best_packed_isa(DType::Q8_0))), std::string::npos) << kernels;
+    EXPECT_NE(kernels.find(packed_isa_name(*best_packed_isa(DType::F16))), std::string::npos) << kernels;
+  } else if (!packed_kernels_available(DType::Q8_0) && !packed_kernels_available(DType::F16)) {
+    EXPECT_TRUE(j["tensors"][0]["repacked_at_load"].is_null());
     EXPECT_TRUE(j["tensors"][1]["repacked_at_load"].is_null());
     EXPECT_EQ(j["repacked_at_load"]["n_tensors"], 0);
   }

@@ -12,6 +12,7 @@
 #include "kernels/matmul.h"
 #include "kernels/parallel.h"
 #include "tensor/type_traits.h"
+#include "tensor/x86/float_tile_avx2.h"
 #include "tensor/x86/legacy_avx2.h"
 
 namespace ag::kernels {
@@ -89,6 +90,51 @@ TEST(DotTile, EveryShapeMatchesVecDotBitForBit) {
   }
 }
 
+// The F16 / BF16 tiles take the activations rounded to the type and widened to F32; every output of
+// every shape (rows clamped to 1..8, columns to 1..3) is the fast vec_dot's, bit for bit, and close
+// to the scalar reference. n_in 203: 25 groups of 8 and a tail of 3.
+TEST(DotTile, FloatTilesMatchVecDotBitForBit) {
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "no AVX2+FMA";
+  const std::pair<DType, TileFn> cases[] = {{DType::F16, float_tile::dot_tile_f16},
+                                            {DType::BF16, float_tile::dot_tile_bf16}};
+  const int64_t n_in = 203;
+  const int max_w = 11, max_a = 5;
+  for (const auto& [type, tile] : cases) {
+    SCOPED_TRACE(dtype_name(type));
+    const auto& fast = type_traits(type);
+    const auto& ref = type_traits_reference(type);
+    const auto w = quantized_weights(type, max_w, n_in, 41);
+    const auto x = random_floats(static_cast<size_t>(max_a * n_in), 42, 1.0f);
+    const size_t wb = row_bytes(type, n_in);
+    std::vector<uint8_t> narrow(wb * max_a);  // the activations in the type, as vec_dot takes them
+    std::vector<float> wide(static_cast<size_t>(max_a * n_in));  // and widened, as the tiles do
+    for (int c = 0; c < max_a; ++c) {
+      fast.from_float(x.data() + c * n_in, narrow.data() + c * wb, n_in);
+      fast.to_float(narrow.data() + c * wb, wide.data() + c * n_in, n_in);
+    }
+    for (const auto& [mr, mc] : std::vector<std::pair<int, int>>{{1, 1}, {8, 1}, {4, 3}, {3, 2}, {0, 9}, {12, 1}}) {
+      for (int n_w = 1; n_w <= max_w; ++n_w) {
+        for (int n_a = 1; n_a <= max_a; ++n_a) {
+          SCOPED_TRACE(testing::Message() << "tile " << mr << "x" << mc << ", " << n_w << "x" << n_a);
+          const size_t y_stride = static_cast<size_t>(n_w) + 2;
+          std::vector<float> y(y_stride * static_cast<size_t>(n_a), -1.0f);
+          tile(n_in, w.data(), wb, n_w, wide.data(), sizeof(float) * n_in, n_a, y.data(), y_stride, mr, mc);
+          for (int c = 0; c < n_a; ++c) {
+            for (int r = 0; r < n_w; ++r) {
+              const float got = y[c * y_stride + r];
+              const float one = fast.vec_dot(n_in, w.data() + r * wb, narrow.data() + c * wb);
+              const float scalar = ref.vec_dot(n_in, w.data() + r * wb, narrow.data() + c * wb);
+              ASSERT_EQ(std::memcmp(&got, &one, sizeof(float)), 0) << "(" << r << "," << c << "): " << got << " vs " << one;
+              EXPECT_NEAR(got, scalar, 1e-4 * (1 + std::abs(scalar)));
+            }
+            for (size_t k = static_cast<size_t>(n_w); k < y_stride; ++k) EXPECT_EQ(y[c * y_stride + k], -1.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
 // vpdpbusd and maddubs + madd give the same int32 lanes, and the AVX-512 tiles keep the ymm code's
 // two accumulators side by side, so every instruction set agrees with AVX2 bit for bit (this
 // machine has AVX-VNNI and AVX-512 VNNI; elsewhere the missing ones are skipped). Odd block counts
@@ -128,7 +174,7 @@ TEST(Matmul, BatchAndThreadInvariant) {
   const int64_t n_in = 256, n_out = 45, n_rows = 11;
   const auto x = random_floats(static_cast<size_t>(n_in * n_rows), 21, 1.0f);
   for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_1, DType::Q4_K, DType::Q6_K,
-                     DType::F16}) {
+                     DType::F16, DType::BF16}) {
     SCOPED_TRACE(dtype_name(type));
     const auto q = quantized_weights(type, n_out, n_in, 22);
     const WeightView view{q.data(), type, n_in, n_out, row_bytes(type, n_in)};

@@ -152,10 +152,10 @@ TEST_P(BatchInvariance, WholePromptEqualsTokenByToken) {
 }
 
 // Weights repacked at load (tensor/packed.h) keep the invariance: a 30-row prompt runs the packed
-// kernel 8 (zmm) or 4 (ymm) activation rows at a time, a decode step one row, with the same float operations per
-// output; n_vocab 80 and n_ff 96 leave a padded last row group.
+// kernel 8 (zmm) or 4 (ymm) activation rows at a time (F16 / BF16: 3), a decode step one row, with the same
+// float operations per output; n_vocab 80 and n_ff 96 leave a padded last row group.
 TEST(BatchInvarianceRepacked, WholePromptEqualsTokenByToken) {
-  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
+  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::F16, DType::BF16}) {
     test::TinySpec spec;
     spec.matrix_type = type;
     spec.tied = true;  // the output matrix is token_embd: packed for matmul, looked up in the file

@@ -1,6 +1,7 @@
-// Packed (16-row interleaved) Q4_0 / Q8_0 matrices: the layout round-trips the file's values, the
-// scalar reference equals the unpacked reference dot products up to float rounding, and the SIMD
-// kernel equals the scalar reference bit for bit for any row range and batch width.
+// Packed (16-row interleaved) Q4_0 / Q5_0 / Q8_0 / F16 / BF16 matrices: the scalar reference equals
+// the unpacked reference dot products up to float rounding (F16 / BF16: the fast vec_dot bit for
+// bit), and the SIMD kernel equals the scalar reference bit for bit for any row range and batch
+// width.
 #include "tensor/packed.h"
 
 #include <gtest/gtest.h>
@@ -24,14 +25,17 @@ struct Problem {
   int n_a;
   std::vector<uint8_t> w;       // GGUF rows
   std::vector<uint8_t> packed;
-  std::vector<uint8_t> a;       // Q8_0 activation rows
+  std::vector<uint8_t> a;       // Q8_0 activation rows (F16 / BF16: F32 rows rounded to the type)
+  std::vector<uint8_t> narrow;  // F16 / BF16: the same activations in the type, for vec_dot
   std::vector<ActBlockInfo> info;
   size_t w_row, a_row;
 };
 
+bool is_float(DType type) { return type == DType::F16 || type == DType::BF16; }
+
 Problem make_problem(DType type, int64_t n_in, int64_t n_out, int n_a, uint64_t seed) {
   test::Rng rng(seed);
-  Problem p{n_in, n_out, n_a, {}, {}, {}, {}, 0, 0};
+  Problem p{n_in, n_out, n_a, {}, {}, {}, {}, {}, 0, 0};
   const auto& tt = type_traits_reference(type);
   p.w_row = row_bytes(type, static_cast<uint64_t>(n_in));
   p.w.resize(p.w_row * static_cast<size_t>(n_out));
@@ -42,6 +46,20 @@ Problem make_problem(DType type, int64_t n_in, int64_t n_out, int n_a, uint64_t 
   p.packed.resize(packed_bytes(type, n_in, n_out));
   const int64_t groups = (n_out + kPackRows - 1) / kPackRows;
   pack_groups(type, p.w.data(), p.w_row, n_in, n_out, 0, groups, p.packed.data());
+  if (is_float(type)) {
+    const size_t nb = row_bytes(type, static_cast<uint64_t>(n_in));
+    p.a_row = sizeof(float) * static_cast<size_t>(n_in);
+    p.a.resize(p.a_row * static_cast<size_t>(n_a));
+    p.narrow.resize(nb * static_cast<size_t>(n_a));
+    for (int c = 0; c < n_a; ++c) {
+      std::vector<float> x(static_cast<size_t>(n_in));
+      for (auto& v : x) v = rng.normal();
+      tt.from_float(x.data(), p.narrow.data() + static_cast<size_t>(c) * nb, n_in);
+      tt.to_float(p.narrow.data() + static_cast<size_t>(c) * nb,
+                  reinterpret_cast<float*>(p.a.data() + static_cast<size_t>(c) * p.a_row), n_in);
+    }
+    return p;
+  }
   const auto& q8 = type_traits_reference(DType::Q8_0);
   p.a_row = row_bytes(DType::Q8_0, static_cast<uint64_t>(n_in));
   p.a.resize(p.a_row * static_cast<size_t>(n_a));
@@ -70,12 +88,20 @@ TEST_P(PackedMatmul, ReferenceEqualsUnpackedDotProducts) {
   std::vector<float> y;
   packed_matmul_ref(args_for(type, p, 0, p.n_out, y));
   const auto vec_dot = type_traits_reference(type).vec_dot;
+  const size_t narrow_row = row_bytes(type, static_cast<uint64_t>(p.n_in));
   for (int c = 0; c < p.n_a; ++c) {
+    const uint8_t* act = is_float(type) ? p.narrow.data() + static_cast<size_t>(c) * narrow_row
+                                        : p.a.data() + static_cast<size_t>(c) * p.a_row;
     for (int64_t o = 0; o < p.n_out; ++o) {
-      const float want = vec_dot(p.n_in, p.w.data() + static_cast<size_t>(o) * p.w_row,
-                                 p.a.data() + static_cast<size_t>(c) * p.a_row);
+      const uint8_t* row = p.w.data() + static_cast<size_t>(o) * p.w_row;
+      const float want = vec_dot(p.n_in, row, act);
       const float got = y[static_cast<size_t>(c * p.n_out + o)];
       EXPECT_NEAR(got, want, 1e-5f * (1.0f + std::fabs(want))) << "row " << o << " col " << c;
+      // The float layouts compute exactly what the fast vec_dot (the dot tiles' order) gives.
+      if (is_float(type) && type_traits(type).vec_dot != vec_dot) {
+        const float fast = type_traits(type).vec_dot(p.n_in, row, act);
+        EXPECT_EQ(0, std::memcmp(&got, &fast, sizeof got)) << o << " " << c;
+      }
     }
   }
 }
@@ -114,6 +140,7 @@ TEST_P(PackedKernel, BitIdenticalToReferenceForAnyRangeAndWidth) {
 TEST_P(PackedKernel, ExtremeValuesStayExact) {
   const auto [type, isa] = GetParam();
   if (!packed_kernel_available(isa, type)) GTEST_SKIP() << "this CPU has no " << packed_isa_name(isa) << " kernel for " << dtype_name(type);
+  if (is_float(type)) GTEST_SKIP() << "integer ranges only";
   Problem p = make_problem(type, 128, 32, 5, 4);
   // Weights: stored values 0 (= -offset) in the first 16 rows, the maximum in the others.
   const int64_t groups = (p.n_out + kPackRows - 1) / kPackRows;
@@ -148,7 +175,7 @@ TEST_P(PackedMatmul, OutputDoesNotDependOnTheBatch) {
     one.n_a = 1;
     one.a.assign(p.a.begin() + static_cast<ptrdiff_t>(c * p.a_row),
                  p.a.begin() + static_cast<ptrdiff_t>((c + 1) * p.a_row));
-    one.info.assign(p.info.begin() + c * p.n_in / 32, p.info.begin() + (c + 1) * p.n_in / 32);
+    if (!p.info.empty()) one.info.assign(p.info.begin() + c * p.n_in / 32, p.info.begin() + (c + 1) * p.n_in / 32);
     std::vector<float> y;
     packed_matmul(args_for(type, one, 0, one.n_out, y));
     EXPECT_EQ(0, std::memcmp(y.data(), all.data() + c * p.n_out, y.size() * sizeof(float))) << c;
@@ -160,6 +187,8 @@ TEST(PackedLayout, SizesMatchTheFile) {
   EXPECT_EQ(packed_bytes(DType::Q8_0, 896, 151936), row_bytes(DType::Q8_0, 896) * 151936);
   EXPECT_EQ(packed_bytes(DType::Q4_0, 64, 17), row_bytes(DType::Q4_0, 64) * 32);  // padded group
   EXPECT_EQ(packed_bytes(DType::Q5_0, 896, 4864), row_bytes(DType::Q5_0, 896) * 4864);
+  EXPECT_EQ(packed_bytes(DType::F16, 896, 4864), row_bytes(DType::F16, 896) * 4864);
+  EXPECT_EQ(packed_bytes(DType::BF16, 64, 17), row_bytes(DType::BF16, 64) * 32);  // padded group
   EXPECT_FALSE(has_packed_layout(DType::Q4_K));
 }
 
@@ -171,7 +200,15 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
     });
 
-INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0),
+// The float layouts have one kernel (AVX2 + FMA + F16C).
+INSTANTIATE_TEST_SUITE_P(
+    FloatTypes, PackedKernel,
+    ::testing::Combine(::testing::Values(DType::F16, DType::BF16), ::testing::Values(PackedIsa::kAvx2)),
+    [](const auto& param_info) {
+      return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
+    });
+
+INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::F16, DType::BF16),
                          [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
 
 }  // namespace

@@ -294,36 +294,6 @@ AG_AVX2 float vec_dot_f32(int64_t n, const void* row, const void* act) {
   return sum;
 }
 
-AG_AVX2 float vec_dot_f16(int64_t n, const void* row, const void* act) {
-  const auto* x = static_cast<const uint16_t*>(row);
-  const auto* y = static_cast<const uint16_t*>(act);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k)
-      acc[k] = _mm256_fmadd_ps(load_f16x8(x + i + 8 * k), load_f16x8(y + i + 8 * k), acc[k]);
-  }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc[0]);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += f16_to_f32(x[i]) * f16_to_f32(y[i]);
-  return sum;
-}
-
-AG_AVX2 float vec_dot_bf16(int64_t n, const void* row, const void* act) {
-  const auto* x = static_cast<const uint16_t*>(row);
-  const auto* y = static_cast<const uint16_t*>(act);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k)
-      acc[k] = _mm256_fmadd_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k), acc[k]);
-  }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc[0]);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-  for (; i < n; ++i) sum += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
-  return sum;
-}
-
 // Q4_1 and Q5_1 share one loop: per block, the integer products of the two blocks' values (exact,
 // 8 lanes) times d_w * d_a, accumulated with FMA; two blocks per iteration into two accumulators
 // keep two FMA chains in flight. They add m_w * s_a per block, where s_a = d_a * sum(q_a) is

@@ -35,8 +35,6 @@ void from_float_q8_0(const float* src, void* dst, int64_t n);
 void from_float_q8_1(const float* src, void* dst, int64_t n);
 
 float vec_dot_f32(int64_t n, const void* row, const void* act);
-float vec_dot_f16(int64_t n, const void* row, const void* act);
-float vec_dot_bf16(int64_t n, const void* row, const void* act);
 float vec_dot_q4_0(int64_t n, const void* row, const void* act);
 float vec_dot_q4_1(int64_t n, const void* row, const void* act);
 float vec_dot_q5_0(int64_t n, const void* row, const void* act);
