@@ -154,7 +154,7 @@ struct Repacking {
 
 Repacking repacking_of(const File& f) {
   Repacking r;
-  bool packable_type = false;  // a q4_0 / q5_0 / q8_0 / f16 / bf16 tensor, repacked or not
+  bool packable_type = false;  // a tensor of a type with a packed layout, repacked or not
   std::vector<std::string> isas;  // the kernels of the repacked types, each once
   for (const auto& t : f.tensors()) {
     packable_type = packable_type || has_packed_layout(t.type);
@@ -169,7 +169,7 @@ Repacking repacking_of(const File& f) {
   } else if (packable_type) {
     r.kernels = "none: this CPU has no packed kernel (they need AVX2 + FMA + F16C; or AUTOGLM_FORCE_SCALAR=1)";
   } else {
-    r.kernels = "none: no q4_0, q5_0, q8_0, f16 or bf16 matrices";
+    r.kernels = "none: no q4_0, q5_0, q8_0, q4_k, f16 or bf16 matrices";
   }
   return r;
 }

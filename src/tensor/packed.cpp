@@ -8,6 +8,8 @@
 #include "core/check.h"
 #include "core/cpu_features.h"
 #include "core/half.h"
+#include "tensor/kquant.h"
+#include "tensor/kquant_blocks.h"
 #include "tensor/quant_blocks.h"
 #include "tensor/x86/float_tile_avx2.h"
 #include "tensor/x86/packed_avx2.h"
@@ -47,6 +49,81 @@ int stored_value(DType type, const uint8_t* blk, int r, int k) {
 
 bool is_float_layout(DType type) { return type == DType::F16 || type == DType::BF16; }
 
+// Q4_Kx16 (packed.h): half blocks of 8 rows, half 0 of a group for all its blocks, then half 1.
+constexpr size_t kQ4KHalfBytes = 1184;
+constexpr size_t kQ4KScales = 32, kQ4KMins = 96, kQ4KQs = 160;
+
+uint8_t* q4_k_half(uint8_t* packed, int64_t nb, int64_t g, int64_t h, int64_t b) {
+  return packed + static_cast<size_t>((2 * g + h) * nb + b) * kQ4KHalfBytes;
+}
+
+void pack_q4_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out, int64_t group_begin,
+               int64_t group_end, uint8_t* dst) {
+  const int64_t nb = n_in / QK_K;
+  for (int64_t g = group_begin; g < group_end; ++g) {
+    for (int64_t h = 0; h < 2; ++h) {
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* half = q4_k_half(dst, nb, g, h, b);
+        std::memset(half, 0, kQ4KHalfBytes);  // padding rows: factors, scales and values 0
+        for (int r = 0; r < 8; ++r) {
+          const int64_t row = g * kPackRows + 8 * h + r;
+          if (row >= n_out) continue;
+          const auto& blk = reinterpret_cast<const BlockQ4K*>(src + static_cast<size_t>(row) * row_bytes)[b];
+          std::memcpy(half + 2 * r, &blk.d, 2);
+          std::memcpy(half + 16 + 2 * r, &blk.dmin, 2);
+          for (int j = 0; j < 8; ++j) {
+            uint8_t sc, m;
+            kquant::get_scale_min_k4(j, blk.scales, &sc, &m);
+            half[kQ4KScales + 8 * j + r] = sc;
+            half[kQ4KMins + 8 * j + r] = m;
+            // File: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31].
+            auto value = [&](int k) {
+              const uint8_t byte = blk.qs[32 * (j / 2) + k];
+              return j % 2 == 0 ? byte & 0x0F : byte >> 4;
+            };
+            for (int i = 0; i < 4; ++i)
+              for (int t = 0; t < 4; ++t)
+                half[kQ4KQs + 128 * j + 32 * i + 4 * r + t] =
+                    static_cast<uint8_t>(value(8 * i + t) | value(8 * i + 4 + t) << 4);
+          }
+        }
+      }
+    }
+  }
+}
+
+void q4_k_matmul_ref(const PackedMatmulArgs& p) {
+  const int64_t nb = p.n_in / QK_K;
+  auto* packed = const_cast<uint8_t*>(p.packed);  // q4_k_half's pointer arithmetic only
+  for (int64_t o = p.row_begin; o < p.row_end; ++o) {
+    const int64_t g = o / kPackRows, h = o % kPackRows / 8;
+    const int r = static_cast<int>(o % 8);
+    for (int c = 0; c < p.n_a; ++c) {
+      const auto* act = reinterpret_cast<const BlockQ8K*>(p.a + static_cast<size_t>(c) * p.a_stride);
+      float acc = 0, acc_m = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* half = q4_k_half(packed, nb, g, h, b);
+        uint16_t d, dmin;
+        std::memcpy(&d, half + 2 * r, 2);
+        std::memcpy(&dmin, half + 16 + 2 * r, 2);
+        int32_t sumi = 0, msum = 0;
+        for (int j = 0; j < 8; ++j) {
+          int32_t dot = 0;
+          for (int k = 0; k < 32; ++k) {
+            const uint8_t byte = half[kQ4KQs + 128 * j + 32 * (k / 8) + 4 * r + k % 4];
+            dot += (k % 8 < 4 ? byte & 0x0F : byte >> 4) * act[b].qs[32 * j + k];
+          }
+          sumi += half[kQ4KScales + 8 * j + r] * dot;
+          msum += half[kQ4KMins + 8 * j + r] * (act[b].bsums[2 * j] + act[b].bsums[2 * j + 1]);
+        }
+        acc = std::fma(f16_to_f32(d) * act[b].d, static_cast<float>(sumi), acc);
+        acc_m = std::fma(f16_to_f32(dmin) * act[b].d, static_cast<float>(msum), acc_m);
+      }
+      p.y[static_cast<size_t>(c) * p.y_stride + static_cast<size_t>(o)] = acc - acc_m;
+    }
+  }
+}
+
 float float_value(DType type, uint16_t v) {
   if (type == DType::F16) return f16_to_f32(v);
   const uint32_t bits = static_cast<uint32_t>(v) << 16;
@@ -78,7 +155,8 @@ void float_matmul_ref(const PackedMatmulArgs& p) {
 }  // namespace
 
 bool has_packed_layout(DType type) {
-  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || is_float_layout(type);
+  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::Q4_K ||
+         is_float_layout(type);
 }
 
 const char* packed_isa_name(PackedIsa isa) {
@@ -92,8 +170,8 @@ const char* packed_isa_name(PackedIsa isa) {
 
 bool packed_kernel_available(PackedIsa isa, DType type) {
   if (!has_packed_layout(type)) return false;
-  if (is_float_layout(type)) {
-#if defined(AUTOGLM_HAVE_X86_FLOAT_TILES)
+  if (is_float_layout(type) || type == DType::Q4_K) {  // one kernel each: AVX2 (+ FMA, F16C)
+#if defined(AUTOGLM_HAVE_X86_FLOAT_TILES) && defined(AUTOGLM_HAVE_PACKED_AVX2)
     return isa == PackedIsa::kAvx2 && cpu_has_avx2_fma();
 #else
     return false;
@@ -128,6 +206,7 @@ size_t packed_bytes(DType type, int64_t n_in, int64_t n_out) {
   AG_CHECK(has_packed_layout(type), "no packed layout for %s", std::string(dtype_name(type)).c_str());
   const int64_t groups = (n_out + kPackRows - 1) / kPackRows;
   if (is_float_layout(type)) return static_cast<size_t>(groups * kPackRows * n_in) * sizeof(uint16_t);
+  if (type == DType::Q4_K) return static_cast<size_t>(groups * 2 * (n_in / QK_K)) * kQ4KHalfBytes;
   return static_cast<size_t>(groups * (n_in / kBlock)) * packed_block_bytes(type);
 }
 
@@ -137,6 +216,10 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
                  int64_t group_begin, int64_t group_end, uint8_t* dst) {
   AG_CHECK(has_packed_layout(type) && n_in % kBlock == 0, "cannot pack %s rows of %lld",
            std::string(dtype_name(type)).c_str(), static_cast<long long>(n_in));
+  if (type == DType::Q4_K) {
+    AG_CHECK(n_in % QK_K == 0, "cannot pack q4_k rows of %lld", static_cast<long long>(n_in));
+    return pack_q4_k(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
+  }
   if (is_float_layout(type)) {
     // 8 values (16 bytes) at a time from row 8h + r of the group to (8 * step + r) * 8 of half h.
     auto* out = reinterpret_cast<uint16_t*>(dst);
@@ -227,6 +310,7 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info) {
 
 void packed_matmul_ref(const PackedMatmulArgs& p) {
   if (is_float_layout(p.type)) return float_matmul_ref(p);
+  if (p.type == DType::Q4_K) return q4_k_matmul_ref(p);
   const int64_t nb = p.n_in / kBlock;
   const size_t bb = packed_block_bytes(p.type);
   const int offset = value_offset(p.type);
@@ -266,6 +350,7 @@ void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
 #if defined(AUTOGLM_HAVE_X86_FLOAT_TILES)
       if (is_float_layout(args.type)) return float_tile::packed_matmul(args);
 #endif
+      if (args.type == DType::Q4_K) return packed_avx2::matmul_q4_k(args);
       return packed_avx2::matmul(args);
 #endif
     default: break;
@@ -276,12 +361,13 @@ void packed_matmul(const PackedMatmulArgs& args) {
   // Read once per type: a matmul is called hundreds of times per token.
   static const std::optional<PackedIsa> best[] = {best_packed_isa(DType::Q4_0), best_packed_isa(DType::Q5_0),
                                                   best_packed_isa(DType::Q8_0), best_packed_isa(DType::F16),
-                                                  best_packed_isa(DType::BF16)};
+                                                  best_packed_isa(DType::BF16), best_packed_isa(DType::Q4_K)};
   const std::optional<PackedIsa>& isa = args.type == DType::Q4_0   ? best[0]
                                         : args.type == DType::Q5_0 ? best[1]
                                         : args.type == DType::Q8_0 ? best[2]
                                         : args.type == DType::F16  ? best[3]
-                                                                   : best[4];
+                                        : args.type == DType::BF16 ? best[4]
+                                                                   : best[5];
   if (isa) return packed_matmul_on(*isa, args);
   packed_matmul_ref(args);
 }

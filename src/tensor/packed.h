@@ -25,6 +25,18 @@
 //     uint16_t d[16]
 //     uint8_t  qs[8][64]   chunk j, byte 4 * r + t = row r, column 4j + t, as weight + 128
 // Rows past n_out (the last group's padding) have scale 0 and value 0.
+//   Q4_Kx16 (one block per 256 columns; 2368 bytes, = 16 x 148: the file's 144 plus the 6-bit
+//   scales and mins one per byte): each group is its half 0 (rows 0-7) for all blocks, then its
+//   half 1; a half block (1184 bytes) of 8 rows r is
+//     uint16_t d[8], dmin[8]    the f16 factors of rows 0..7
+//     uint8_t  scales[8][8]     [sub-block j][row r], 6-bit
+//     uint8_t  mins[8][8]       [sub-block j][row r], 6-bit
+//     uint8_t  qs[8][4][32]     sub-block j (columns 32j..32j+31), chunk i, byte 4r + t: low
+//                               nibble = column 8i + t, high nibble = 8i + 4 + t (0..15, as the file)
+//   and its output, against Q8_K activation rows (the K-quants' vec_dot_type), per block:
+//     sumi = sum_j scale_j * (q_j . a_j),  msum = sum_j min_j * (bsums[2j] + bsums[2j + 1])
+//     acc = fma(d * d_a, float(sumi), acc); acc_m = fma(dmin * d_a, float(msum), acc_m)
+//   and y = acc - acc_m (integer sums exact).
 //   F16x16, BF16x16 (2 bytes per value, as the file): each group is two halves of 8 rows (rows
 //   0-7, then 8-15), each half [n_in / 8][8 rows][8 values] — group g of 8 columns of row r of
 //   the half at value (8 * g + r) * 8. Padding rows are zeros.
@@ -49,13 +61,13 @@ namespace ag {
 
 inline constexpr int kPackRows = 16;
 
-// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, F16, BF16).
+// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, Q4_K, F16, BF16).
 bool has_packed_layout(DType type);
 
 // The SIMD kernels of the packed layout, all giving packed_matmul_ref's bits:
 // - kAvx512Vnni: zmm, all 16 rows of a block per register, vpdpbusd (Q4_0, Q5_0, Q8_0);
 // - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q5_0, Q8_0);
-// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0); FMA (F16, BF16).
+// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0, Q4_K); FMA (F16, BF16).
 enum class PackedIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 const char* packed_isa_name(PackedIsa isa);  // "avx2", "avxvnni", "avx512vnni"
 // Whether this CPU runs `isa`'s kernel for `type` (AUTOGLM_FORCE_SCALAR=1 and AUTOGLM_MAX_ISA,
@@ -65,7 +77,7 @@ bool packed_kernel_available(PackedIsa isa, DType type);
 // is one: the packed scalar reference is for tests.
 std::optional<PackedIsa> best_packed_isa(DType type);
 inline bool packed_kernels_available(DType type) { return best_packed_isa(type).has_value(); }
-// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32).
+// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32; Q4_K: of 256).
 size_t packed_bytes(DType type, int64_t n_in, int64_t n_out);
 
 // Packs row groups [group_begin, group_end) of the GGUF matrix `src` (n_out rows of row_bytes)
@@ -85,8 +97,8 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info);
 
 // y[c * y_stride + o] for rows o in [row_begin, row_end) and activation rows c < n_a of the packed
 // matrix `packed` (n_in columns) against Q8_0 activation rows a + c * a_stride, whose block
-// infos are info + c * info_stride (F16 / BF16: F32 rows rounded to the type; info unused). Only
-// outputs in the row range are written.
+// infos are info + c * info_stride (Q4_K: Q8_K rows; F16 / BF16: F32 rows rounded to the type;
+// info unused for both). Only outputs in the row range are written.
 struct PackedMatmulArgs {
   DType type;
   const uint8_t* packed;

@@ -33,7 +33,9 @@ struct Problem {
 
 bool is_float(DType type) { return type == DType::F16 || type == DType::BF16; }
 
+// n_in columns (Q4_K: rounded up to whole 256-column blocks).
 Problem make_problem(DType type, int64_t n_in, int64_t n_out, int n_a, uint64_t seed) {
+  if (type == DType::Q4_K) n_in = (n_in + 255) / 256 * 256;
   test::Rng rng(seed);
   Problem p{n_in, n_out, n_a, {}, {}, {}, {}, {}, 0, 0};
   const auto& tt = type_traits_reference(type);
@@ -57,6 +59,17 @@ Problem make_problem(DType type, int64_t n_in, int64_t n_out, int n_a, uint64_t 
       tt.from_float(x.data(), p.narrow.data() + static_cast<size_t>(c) * nb, n_in);
       tt.to_float(p.narrow.data() + static_cast<size_t>(c) * nb,
                   reinterpret_cast<float*>(p.a.data() + static_cast<size_t>(c) * p.a_row), n_in);
+    }
+    return p;
+  }
+  if (type == DType::Q4_K) {  // Q8_K activations: their blocks carry the scale and the sums
+    const auto& q8k = type_traits_reference(DType::Q8_K);
+    p.a_row = row_bytes(DType::Q8_K, static_cast<uint64_t>(n_in));
+    p.a.resize(p.a_row * static_cast<size_t>(n_a));
+    for (int c = 0; c < n_a; ++c) {
+      std::vector<float> x(static_cast<size_t>(n_in));
+      for (auto& v : x) v = rng.normal();
+      q8k.from_float(x.data(), p.a.data() + static_cast<size_t>(c) * p.a_row, n_in);
     }
     return p;
   }
@@ -137,10 +150,12 @@ TEST_P(PackedKernel, BitIdenticalToReferenceForAnyRangeAndWidth) {
 // most positive value, activations at +-127 (Q8_0's quantizers never give -128), so the AVX2
 // kernels' int16 sums are at their bounds (Q4_0: 8 x 2 x 15 x 127 in one int16; Q8_0:
 // 2 x 128 x 127 per pair).
-TEST_P(PackedKernel, ExtremeValuesStayExact) {
+// The legacy types' kernels, whose int16 sums are sized to their ranges.
+class PackedLegacyKernel : public ::testing::TestWithParam<std::tuple<DType, PackedIsa>> {};
+
+TEST_P(PackedLegacyKernel, ExtremeValuesStayExact) {
   const auto [type, isa] = GetParam();
   if (!packed_kernel_available(isa, type)) GTEST_SKIP() << "this CPU has no " << packed_isa_name(isa) << " kernel for " << dtype_name(type);
-  if (is_float(type)) GTEST_SKIP() << "integer ranges only";
   Problem p = make_problem(type, 128, 32, 5, 4);
   // Weights: stored values 0 (= -offset) in the first 16 rows, the maximum in the others.
   const int64_t groups = (p.n_out + kPackRows - 1) / kPackRows;
@@ -189,7 +204,8 @@ TEST(PackedLayout, SizesMatchTheFile) {
   EXPECT_EQ(packed_bytes(DType::Q5_0, 896, 4864), row_bytes(DType::Q5_0, 896) * 4864);
   EXPECT_EQ(packed_bytes(DType::F16, 896, 4864), row_bytes(DType::F16, 896) * 4864);
   EXPECT_EQ(packed_bytes(DType::BF16, 64, 17), row_bytes(DType::BF16, 64) * 32);  // padded group
-  EXPECT_FALSE(has_packed_layout(DType::Q4_K));
+  EXPECT_EQ(packed_bytes(DType::Q4_K, 2048, 5632), (row_bytes(DType::Q4_K, 2048) + 4 * 8) * 5632);
+  EXPECT_FALSE(has_packed_layout(DType::Q6_K));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -200,15 +216,23 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
     });
 
-// The float layouts have one kernel (AVX2 + FMA + F16C).
 INSTANTIATE_TEST_SUITE_P(
-    FloatTypes, PackedKernel,
-    ::testing::Combine(::testing::Values(DType::F16, DType::BF16), ::testing::Values(PackedIsa::kAvx2)),
+    TypesAndIsas, PackedLegacyKernel,
+    ::testing::Combine(::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0),
+                       ::testing::Values(PackedIsa::kAvx2, PackedIsa::kAvxVnni, PackedIsa::kAvx512Vnni)),
     [](const auto& param_info) {
       return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
     });
 
-INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::F16, DType::BF16),
+// Q4_K and the float layouts have one kernel each (AVX2 + FMA + F16C).
+INSTANTIATE_TEST_SUITE_P(
+    OneKernelTypes, PackedKernel,
+    ::testing::Combine(::testing::Values(DType::Q4_K, DType::F16, DType::BF16), ::testing::Values(PackedIsa::kAvx2)),
+    [](const auto& param_info) {
+      return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
+    });
+
+INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::F16, DType::BF16),
                          [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
 
 }  // namespace

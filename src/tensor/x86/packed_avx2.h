@@ -15,6 +15,8 @@ bool has_kernel(DType type);
 void matmul(const PackedMatmulArgs& args);
 // Needs AVX2 + FMA + F16C + AVX-VNNI.
 void matmul_vnni(const PackedMatmulArgs& args);
+// Q4_Kx16 against Q8_K activation rows (packed_q4_k_avx2.cpp). Needs AVX2 + FMA + F16C.
+void matmul_q4_k(const PackedMatmulArgs& args);
 
 }  // namespace ag::packed_avx2
 

@@ -34,21 +34,25 @@ struct Layout {
   static constexpr size_t kPrefetchBlocks = kPrefetchBytes / kBlockBytes;
 };
 
-// One pass: group gw (nb blocks) against activation rows act[0..nc) with block infos info[c],
-// writing y[c][lo..hi) (the group's rows lo..hi-1 that are in the range; y[c] points at its row 0).
-struct Pass {
+// One pass: group gw (nb blocks) against activation rows act[0..nc) (blocks of type Act: Q8_0, or
+// Q8_K for Q4_K) with block infos info[c] (Q8_0 only), writing y[c][lo..hi) (the group's rows
+// lo..hi-1 that are in the range; y[c] points at its row 0).
+template <class Act>
+struct PassOf {
   const uint8_t* gw;
   int64_t nb;
   int nc;
-  const BlockQ8_0* const* act;
+  const Act* const* act;
   const ActBlockInfo* const* info;
   float* const* y;
   int lo, hi;
 };
+using Pass = PassOf<BlockQ8_0>;
 
-template <int kMaxCols, class RunPass>
-inline void for_each_pass(const PackedMatmulArgs& p, size_t block_bytes, RunPass&& run_pass) {
-  const int64_t nb = p.n_in / 32;
+// block_cols: columns per packed block (32; Q4_K: 256); block_bytes: bytes per block of a group.
+template <int kMaxCols, class Act = BlockQ8_0, class RunPass>
+inline void for_each_pass(const PackedMatmulArgs& p, size_t block_bytes, RunPass&& run_pass, int64_t block_cols = 32) {
+  const int64_t nb = p.n_in / block_cols;
   const size_t group_bytes = static_cast<size_t>(nb) * block_bytes;
   for (int64_t g = p.row_begin / kPackRows; g * kPackRows < p.row_end; ++g) {
     const int64_t row0 = g * kPackRows;
@@ -57,16 +61,16 @@ inline void for_each_pass(const PackedMatmulArgs& p, size_t block_bytes, RunPass
     const uint8_t* gw = p.packed + static_cast<size_t>(g) * group_bytes;
     for (int c0 = 0; c0 < p.n_a; c0 += kMaxCols) {
       const int nc = std::min(kMaxCols, p.n_a - c0);
-      const BlockQ8_0* act[kMaxCols];
-      const ActBlockInfo* info[kMaxCols];
+      const Act* act[kMaxCols];
+      const ActBlockInfo* info[kMaxCols] = {};
       float* y[kMaxCols];
       for (int c = 0; c < nc; ++c) {
         const auto col = static_cast<size_t>(c0 + c);
-        act[c] = reinterpret_cast<const BlockQ8_0*>(p.a + col * p.a_stride);
-        info[c] = p.info + col * p.info_stride;
+        act[c] = reinterpret_cast<const Act*>(p.a + col * p.a_stride);
+        if (p.info != nullptr) info[c] = p.info + col * p.info_stride;
         y[c] = p.y + col * p.y_stride + static_cast<size_t>(row0);
       }
-      run_pass(Pass{gw, nb, nc, act, info, y, lo, hi});
+      run_pass(PassOf<Act>{gw, nb, nc, act, info, y, lo, hi});
     }
   }
 }
