@@ -53,75 +53,154 @@ bool is_float_layout(DType type) { return type == DType::F16 || type == DType::B
 constexpr size_t kQ4KHalfBytes = 1184;
 constexpr size_t kQ4KScales = 32, kQ4KMins = 96, kQ4KQs = 160;
 
-uint8_t* q4_k_half(uint8_t* packed, int64_t nb, int64_t g, int64_t h, int64_t b) {
-  return packed + static_cast<size_t>((2 * g + h) * nb + b) * kQ4KHalfBytes;
+constexpr size_t kQ6KHalfBytes = 1680;
+constexpr size_t kQ6KScales = 16, kQ6KQl = 144, kQ6KQh = 1168;
+
+bool is_k_layout(DType type) { return type == DType::Q4_K || type == DType::Q6_K; }
+size_t k_half_bytes(DType type) { return type == DType::Q4_K ? kQ4KHalfBytes : kQ6KHalfBytes; }
+
+// Half h of block b of group g (K layouts: half 0 of all a group's blocks, then half 1).
+template <class Byte>
+Byte* k_half(Byte* packed, DType type, int64_t nb, int64_t g, int64_t h, int64_t b) {
+  return packed + static_cast<size_t>((2 * g + h) * nb + b) * k_half_bytes(type);
 }
 
-void pack_q4_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out, int64_t group_begin,
-               int64_t group_end, uint8_t* dst) {
+// The stored value (q + 32, 0..63) of column e of a GGUF Q6_K block.
+int q6_k_file_value(const BlockQ6K& blk, int e) {
+  const int n = e / 128, quarter = e % 128 / 32, l = e % 32;
+  const uint8_t low_byte = blk.ql[64 * n + l + (quarter % 2 == 1 ? 32 : 0)];
+  const int low = quarter < 2 ? low_byte & 0x0F : low_byte >> 4;
+  return low | ((blk.qh[32 * n + l] >> (2 * quarter)) & 3) << 4;
+}
+
+// Column k (0..31) of the 32-column group s of row r in a Q6_Kx16 half block.
+int q6_k_packed_value(const uint8_t* half, int s, int r, int k) {
+  const int i = k / 4, t = k % 4;  // value register i, byte t of the row's lane
+  const uint8_t low_byte = half[kQ6KQl + 128 * s + 32 * (i / 2) + 4 * r + t];
+  const int low = i % 2 == 0 ? low_byte & 0x0F : low_byte >> 4;
+  const uint8_t high_byte = half[kQ6KQh + 64 * s + 32 * (i / 4) + 4 * r + t];
+  return low | ((high_byte >> (2 * (i % 4))) & 3) << 4;
+}
+
+// Calls fill(half, r, block) with the GGUF block of every real row r of every half block of groups
+// [group_begin, group_end) of a K layout; padding rows stay all zero (factors, scales, values).
+template <class Block, class Fill>
+void pack_k_halves(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out,
+                   int64_t group_begin, int64_t group_end, uint8_t* dst, Fill fill) {
   const int64_t nb = n_in / QK_K;
   for (int64_t g = group_begin; g < group_end; ++g) {
     for (int64_t h = 0; h < 2; ++h) {
       for (int64_t b = 0; b < nb; ++b) {
-        uint8_t* half = q4_k_half(dst, nb, g, h, b);
-        std::memset(half, 0, kQ4KHalfBytes);  // padding rows: factors, scales and values 0
+        uint8_t* half = k_half(dst, type, nb, g, h, b);
+        std::memset(half, 0, k_half_bytes(type));
         for (int r = 0; r < 8; ++r) {
           const int64_t row = g * kPackRows + 8 * h + r;
-          if (row >= n_out) continue;
-          const auto& blk = reinterpret_cast<const BlockQ4K*>(src + static_cast<size_t>(row) * row_bytes)[b];
-          std::memcpy(half + 2 * r, &blk.d, 2);
-          std::memcpy(half + 16 + 2 * r, &blk.dmin, 2);
-          for (int j = 0; j < 8; ++j) {
-            uint8_t sc, m;
-            kquant::get_scale_min_k4(j, blk.scales, &sc, &m);
-            half[kQ4KScales + 8 * j + r] = sc;
-            half[kQ4KMins + 8 * j + r] = m;
-            // File: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31].
-            auto value = [&](int k) {
-              const uint8_t byte = blk.qs[32 * (j / 2) + k];
-              return j % 2 == 0 ? byte & 0x0F : byte >> 4;
-            };
-            for (int i = 0; i < 4; ++i)
-              for (int t = 0; t < 4; ++t)
-                half[kQ4KQs + 128 * j + 32 * i + 4 * r + t] =
-                    static_cast<uint8_t>(value(8 * i + t) | value(8 * i + 4 + t) << 4);
-          }
+          if (row < n_out) fill(half, r, reinterpret_cast<const Block*>(src + static_cast<size_t>(row) * row_bytes)[b]);
         }
       }
     }
   }
 }
 
-void q4_k_matmul_ref(const PackedMatmulArgs& p) {
+void pack_q6_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out, int64_t group_begin,
+               int64_t group_end, uint8_t* dst) {
+  pack_k_halves<BlockQ6K>(DType::Q6_K, src, row_bytes, n_in, n_out, group_begin, group_end, dst,
+                          [](uint8_t* half, int r, const BlockQ6K& blk) {
+    std::memcpy(half + 2 * r, &blk.d, 2);
+    for (int j = 0; j < 16; ++j) half[kQ6KScales + 8 * j + r] = static_cast<uint8_t>(blk.scales[j]);
+    for (int s = 0; s < 8; ++s) {
+      for (int k = 0; k < 32; ++k) {
+        const int u = q6_k_file_value(blk, 32 * s + k);
+        const int i = k / 4, t = k % 4;
+        half[kQ6KQl + 128 * s + 32 * (i / 2) + 4 * r + t] |= static_cast<uint8_t>((u & 0x0F) << (i % 2 == 0 ? 0 : 4));
+        half[kQ6KQh + 64 * s + 32 * (i / 4) + 4 * r + t] |= static_cast<uint8_t>((u >> 4) << (2 * (i % 4)));
+      }
+    }
+  });
+}
+
+// The reference of a K layout: y = dot(half_of, nb, r, act) for every output, half_of(b) being
+// block b's half block holding the output's row (row r in it).
+template <class Dot>
+void k_matmul_ref(const PackedMatmulArgs& p, Dot dot) {
   const int64_t nb = p.n_in / QK_K;
-  auto* packed = const_cast<uint8_t*>(p.packed);  // q4_k_half's pointer arithmetic only
   for (int64_t o = p.row_begin; o < p.row_end; ++o) {
     const int64_t g = o / kPackRows, h = o % kPackRows / 8;
-    const int r = static_cast<int>(o % 8);
+    const auto half_of = [&](int64_t b) { return k_half(p.packed, p.type, nb, g, h, b); };
     for (int c = 0; c < p.n_a; ++c) {
       const auto* act = reinterpret_cast<const BlockQ8K*>(p.a + static_cast<size_t>(c) * p.a_stride);
-      float acc = 0, acc_m = 0;
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* half = q4_k_half(packed, nb, g, h, b);
-        uint16_t d, dmin;
-        std::memcpy(&d, half + 2 * r, 2);
-        std::memcpy(&dmin, half + 16 + 2 * r, 2);
-        int32_t sumi = 0, msum = 0;
-        for (int j = 0; j < 8; ++j) {
-          int32_t dot = 0;
-          for (int k = 0; k < 32; ++k) {
-            const uint8_t byte = half[kQ4KQs + 128 * j + 32 * (k / 8) + 4 * r + k % 4];
-            dot += (k % 8 < 4 ? byte & 0x0F : byte >> 4) * act[b].qs[32 * j + k];
-          }
-          sumi += half[kQ4KScales + 8 * j + r] * dot;
-          msum += half[kQ4KMins + 8 * j + r] * (act[b].bsums[2 * j] + act[b].bsums[2 * j + 1]);
-        }
-        acc = std::fma(f16_to_f32(d) * act[b].d, static_cast<float>(sumi), acc);
-        acc_m = std::fma(f16_to_f32(dmin) * act[b].d, static_cast<float>(msum), acc_m);
-      }
-      p.y[static_cast<size_t>(c) * p.y_stride + static_cast<size_t>(o)] = acc - acc_m;
+      p.y[static_cast<size_t>(c) * p.y_stride + static_cast<size_t>(o)] = dot(half_of, nb, static_cast<int>(o % 8), act);
     }
   }
+}
+
+void q6_k_matmul_ref(const PackedMatmulArgs& p) {
+  k_matmul_ref(p, [](const auto& half_of, int64_t nb, int r, const BlockQ8K* act) {
+    float acc = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* half = half_of(b);
+      uint16_t d;
+      std::memcpy(&d, half + 2 * r, 2);
+      int32_t sumi = 0, offset = 0;
+      for (int j = 0; j < 16; ++j) {
+        const int scale = static_cast<int8_t>(half[kQ6KScales + 8 * j + r]);
+        int32_t dot = 0;
+        for (int k = 0; k < 16; ++k) dot += q6_k_packed_value(half, j / 2, r, 16 * (j % 2) + k) * act[b].qs[16 * j + k];
+        sumi += scale * dot;
+        offset += scale * act[b].bsums[j];
+      }
+      acc = std::fma(f16_to_f32(d) * act[b].d, static_cast<float>(sumi - 32 * offset), acc);
+    }
+    return acc;
+  });
+}
+
+void pack_q4_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out, int64_t group_begin,
+               int64_t group_end, uint8_t* dst) {
+  pack_k_halves<BlockQ4K>(DType::Q4_K, src, row_bytes, n_in, n_out, group_begin, group_end, dst,
+                          [](uint8_t* half, int r, const BlockQ4K& blk) {
+    std::memcpy(half + 2 * r, &blk.d, 2);
+    std::memcpy(half + 16 + 2 * r, &blk.dmin, 2);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      kquant::get_scale_min_k4(j, blk.scales, &sc, &m);
+      half[kQ4KScales + 8 * j + r] = sc;
+      half[kQ4KMins + 8 * j + r] = m;
+      // File: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31].
+      auto value = [&](int k) {
+        const uint8_t byte = blk.qs[32 * (j / 2) + k];
+        return j % 2 == 0 ? byte & 0x0F : byte >> 4;
+      };
+      for (int i = 0; i < 4; ++i)
+        for (int t = 0; t < 4; ++t)
+          half[kQ4KQs + 128 * j + 32 * i + 4 * r + t] = static_cast<uint8_t>(value(8 * i + t) | value(8 * i + 4 + t) << 4);
+    }
+  });
+}
+
+void q4_k_matmul_ref(const PackedMatmulArgs& p) {
+  k_matmul_ref(p, [](const auto& half_of, int64_t nb, int r, const BlockQ8K* act) {
+    float acc = 0, acc_m = 0;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* half = half_of(b);
+      uint16_t d, dmin;
+      std::memcpy(&d, half + 2 * r, 2);
+      std::memcpy(&dmin, half + 16 + 2 * r, 2);
+      int32_t sumi = 0, msum = 0;
+      for (int j = 0; j < 8; ++j) {
+        int32_t dot = 0;
+        for (int k = 0; k < 32; ++k) {
+          const uint8_t byte = half[kQ4KQs + 128 * j + 32 * (k / 8) + 4 * r + k % 4];
+          dot += (k % 8 < 4 ? byte & 0x0F : byte >> 4) * act[b].qs[32 * j + k];
+        }
+        sumi += half[kQ4KScales + 8 * j + r] * dot;
+        msum += half[kQ4KMins + 8 * j + r] * (act[b].bsums[2 * j] + act[b].bsums[2 * j + 1]);
+      }
+      acc = std::fma(f16_to_f32(d) * act[b].d, static_cast<float>(sumi), acc);
+      acc_m = std::fma(f16_to_f32(dmin) * act[b].d, static_cast<float>(msum), acc_m);
+    }
+    return acc - acc_m;
+  });
 }
 
 float float_value(DType type, uint16_t v) {
@@ -155,7 +234,7 @@ void float_matmul_ref(const PackedMatmulArgs& p) {
 }  // namespace
 
 bool has_packed_layout(DType type) {
-  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || type == DType::Q4_K ||
+  return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0 || is_k_layout(type) ||
          is_float_layout(type);
 }
 
@@ -170,7 +249,7 @@ const char* packed_isa_name(PackedIsa isa) {
 
 bool packed_kernel_available(PackedIsa isa, DType type) {
   if (!has_packed_layout(type)) return false;
-  if (is_float_layout(type) || type == DType::Q4_K) {  // one kernel each: AVX2 (+ FMA, F16C)
+  if (is_float_layout(type) || is_k_layout(type)) {  // one kernel each: AVX2 (+ FMA, F16C)
 #if defined(AUTOGLM_HAVE_X86_FLOAT_TILES) && defined(AUTOGLM_HAVE_PACKED_AVX2)
     return isa == PackedIsa::kAvx2 && cpu_has_avx2_fma();
 #else
@@ -206,7 +285,7 @@ size_t packed_bytes(DType type, int64_t n_in, int64_t n_out) {
   AG_CHECK(has_packed_layout(type), "no packed layout for %s", std::string(dtype_name(type)).c_str());
   const int64_t groups = (n_out + kPackRows - 1) / kPackRows;
   if (is_float_layout(type)) return static_cast<size_t>(groups * kPackRows * n_in) * sizeof(uint16_t);
-  if (type == DType::Q4_K) return static_cast<size_t>(groups * 2 * (n_in / QK_K)) * kQ4KHalfBytes;
+  if (is_k_layout(type)) return static_cast<size_t>(groups * 2 * (n_in / QK_K)) * k_half_bytes(type);
   return static_cast<size_t>(groups * (n_in / kBlock)) * packed_block_bytes(type);
 }
 
@@ -216,9 +295,11 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
                  int64_t group_begin, int64_t group_end, uint8_t* dst) {
   AG_CHECK(has_packed_layout(type) && n_in % kBlock == 0, "cannot pack %s rows of %lld",
            std::string(dtype_name(type)).c_str(), static_cast<long long>(n_in));
-  if (type == DType::Q4_K) {
-    AG_CHECK(n_in % QK_K == 0, "cannot pack q4_k rows of %lld", static_cast<long long>(n_in));
-    return pack_q4_k(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
+  if (is_k_layout(type)) {
+    AG_CHECK(n_in % QK_K == 0, "cannot pack %s rows of %lld", std::string(dtype_name(type)).c_str(),
+             static_cast<long long>(n_in));
+    if (type == DType::Q4_K) return pack_q4_k(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
+    return pack_q6_k(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
   }
   if (is_float_layout(type)) {
     // 8 values (16 bytes) at a time from row 8h + r of the group to (8 * step + r) * 8 of half h.
@@ -311,6 +392,7 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info) {
 void packed_matmul_ref(const PackedMatmulArgs& p) {
   if (is_float_layout(p.type)) return float_matmul_ref(p);
   if (p.type == DType::Q4_K) return q4_k_matmul_ref(p);
+  if (p.type == DType::Q6_K) return q6_k_matmul_ref(p);
   const int64_t nb = p.n_in / kBlock;
   const size_t bb = packed_block_bytes(p.type);
   const int offset = value_offset(p.type);
@@ -351,6 +433,7 @@ void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
       if (is_float_layout(args.type)) return float_tile::packed_matmul(args);
 #endif
       if (args.type == DType::Q4_K) return packed_avx2::matmul_q4_k(args);
+      if (args.type == DType::Q6_K) return packed_avx2::matmul_q6_k(args);
       return packed_avx2::matmul(args);
 #endif
     default: break;
@@ -361,13 +444,15 @@ void packed_matmul(const PackedMatmulArgs& args) {
   // Read once per type: a matmul is called hundreds of times per token.
   static const std::optional<PackedIsa> best[] = {best_packed_isa(DType::Q4_0), best_packed_isa(DType::Q5_0),
                                                   best_packed_isa(DType::Q8_0), best_packed_isa(DType::F16),
-                                                  best_packed_isa(DType::BF16), best_packed_isa(DType::Q4_K)};
+                                                  best_packed_isa(DType::BF16), best_packed_isa(DType::Q4_K),
+                                                  best_packed_isa(DType::Q6_K)};
   const std::optional<PackedIsa>& isa = args.type == DType::Q4_0   ? best[0]
                                         : args.type == DType::Q5_0 ? best[1]
                                         : args.type == DType::Q8_0 ? best[2]
                                         : args.type == DType::F16  ? best[3]
                                         : args.type == DType::BF16 ? best[4]
-                                                                   : best[5];
+                                        : args.type == DType::Q4_K ? best[5]
+                                                                   : best[6];
   if (isa) return packed_matmul_on(*isa, args);
   packed_matmul_ref(args);
 }

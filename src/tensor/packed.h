@@ -37,6 +37,16 @@
 //     sumi = sum_j scale_j * (q_j . a_j),  msum = sum_j min_j * (bsums[2j] + bsums[2j + 1])
 //     acc = fma(d * d_a, float(sumi), acc); acc_m = fma(dmin * d_a, float(msum), acc_m)
 //   and y = acc - acc_m (integer sums exact).
+//   Q6_Kx16 (2 x 1680 bytes per block: the file's size), laid out as Q4_Kx16 (half 0 of all blocks,
+//   then half 1); a half block of 8 rows r is
+//     uint16_t d[8]             the f16 factors
+//     int8_t   scales[16][8]    [sub-block j of 16 columns][row r]
+//     uint8_t  ql[8][4][32]     32-column group s: the low 4 bits of the values u = q + 32 (0..63),
+//                               as Q4_Kx16's nibbles (chunk i, byte 4r + t: columns 8i + t, 8i + 4 + t)
+//     uint8_t  qh[8][2][32]     group s, k: byte 4r + t, bits 2m..2m+1 = the high 2 bits of column
+//                               16k + 4m + t
+//   and its output, against Q8_K rows, per block: sumi = sum_j scale_j * (u_j . a_j) - 32 * sum_j
+//   scale_j * bsums[j]; acc = fma(d * d_a, float(sumi), acc); y = acc.
 //   F16x16, BF16x16 (2 bytes per value, as the file): each group is two halves of 8 rows (rows
 //   0-7, then 8-15), each half [n_in / 8][8 rows][8 values] — group g of 8 columns of row r of
 //   the half at value (8 * g + r) * 8. Padding rows are zeros.
@@ -61,13 +71,13 @@ namespace ag {
 
 inline constexpr int kPackRows = 16;
 
-// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, Q4_K, F16, BF16).
+// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K, F16, BF16).
 bool has_packed_layout(DType type);
 
 // The SIMD kernels of the packed layout, all giving packed_matmul_ref's bits:
 // - kAvx512Vnni: zmm, all 16 rows of a block per register, vpdpbusd (Q4_0, Q5_0, Q8_0);
 // - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q5_0, Q8_0);
-// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0, Q4_K); FMA (F16, BF16).
+// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K); FMA (F16, BF16).
 enum class PackedIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 const char* packed_isa_name(PackedIsa isa);  // "avx2", "avxvnni", "avx512vnni"
 // Whether this CPU runs `isa`'s kernel for `type` (AUTOGLM_FORCE_SCALAR=1 and AUTOGLM_MAX_ISA,
@@ -77,7 +87,7 @@ bool packed_kernel_available(PackedIsa isa, DType type);
 // is one: the packed scalar reference is for tests.
 std::optional<PackedIsa> best_packed_isa(DType type);
 inline bool packed_kernels_available(DType type) { return best_packed_isa(type).has_value(); }
-// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32; Q4_K: of 256).
+// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32; Q4_K, Q6_K: of 256).
 size_t packed_bytes(DType type, int64_t n_in, int64_t n_out);
 
 // Packs row groups [group_begin, group_end) of the GGUF matrix `src` (n_out rows of row_bytes)
@@ -97,7 +107,7 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info);
 
 // y[c * y_stride + o] for rows o in [row_begin, row_end) and activation rows c < n_a of the packed
 // matrix `packed` (n_in columns) against Q8_0 activation rows a + c * a_stride, whose block
-// infos are info + c * info_stride (Q4_K: Q8_K rows; F16 / BF16: F32 rows rounded to the type;
+// infos are info + c * info_stride (Q4_K, Q6_K: Q8_K rows; F16 / BF16: F32 rows rounded to the type;
 // info unused for both). Only outputs in the row range are written.
 struct PackedMatmulArgs {
   DType type;

@@ -33,9 +33,9 @@ struct Problem {
 
 bool is_float(DType type) { return type == DType::F16 || type == DType::BF16; }
 
-// n_in columns (Q4_K: rounded up to whole 256-column blocks).
+// n_in columns (Q4_K, Q6_K: rounded up to whole 256-column blocks).
 Problem make_problem(DType type, int64_t n_in, int64_t n_out, int n_a, uint64_t seed) {
-  if (type == DType::Q4_K) n_in = (n_in + 255) / 256 * 256;
+  if (type == DType::Q4_K || type == DType::Q6_K) n_in = (n_in + 255) / 256 * 256;
   test::Rng rng(seed);
   Problem p{n_in, n_out, n_a, {}, {}, {}, {}, {}, 0, 0};
   const auto& tt = type_traits_reference(type);
@@ -62,7 +62,7 @@ Problem make_problem(DType type, int64_t n_in, int64_t n_out, int n_a, uint64_t 
     }
     return p;
   }
-  if (type == DType::Q4_K) {  // Q8_K activations: their blocks carry the scale and the sums
+  if (type == DType::Q4_K || type == DType::Q6_K) {  // Q8_K activations: their blocks carry the scale and the sums
     const auto& q8k = type_traits_reference(DType::Q8_K);
     p.a_row = row_bytes(DType::Q8_K, static_cast<uint64_t>(n_in));
     p.a.resize(p.a_row * static_cast<size_t>(n_a));
@@ -205,7 +205,8 @@ TEST(PackedLayout, SizesMatchTheFile) {
   EXPECT_EQ(packed_bytes(DType::F16, 896, 4864), row_bytes(DType::F16, 896) * 4864);
   EXPECT_EQ(packed_bytes(DType::BF16, 64, 17), row_bytes(DType::BF16, 64) * 32);  // padded group
   EXPECT_EQ(packed_bytes(DType::Q4_K, 2048, 5632), (row_bytes(DType::Q4_K, 2048) + 4 * 8) * 5632);
-  EXPECT_FALSE(has_packed_layout(DType::Q6_K));
+  EXPECT_EQ(packed_bytes(DType::Q6_K, 4864, 896), row_bytes(DType::Q6_K, 4864) * 896);
+  EXPECT_FALSE(has_packed_layout(DType::Q5_K));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -224,15 +225,15 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
     });
 
-// Q4_K and the float layouts have one kernel each (AVX2 + FMA + F16C).
+// The K-quant and float layouts have one kernel each (AVX2 + FMA + F16C).
 INSTANTIATE_TEST_SUITE_P(
     OneKernelTypes, PackedKernel,
-    ::testing::Combine(::testing::Values(DType::Q4_K, DType::F16, DType::BF16), ::testing::Values(PackedIsa::kAvx2)),
+    ::testing::Combine(::testing::Values(DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16), ::testing::Values(PackedIsa::kAvx2)),
     [](const auto& param_info) {
       return std::string(dtype_name(std::get<0>(param_info.param))) + "_" + packed_isa_name(std::get<1>(param_info.param));
     });
 
-INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::F16, DType::BF16),
+INSTANTIATE_TEST_SUITE_P(Types, PackedMatmul, ::testing::Values(DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16),
                          [](const auto& param_info) { return std::string(dtype_name(param_info.param)); });
 
 }  // namespace
