@@ -169,7 +169,7 @@ Repacking repacking_of(const File& f) {
   } else if (packable_type) {
     r.kernels = "none: this CPU has no packed kernel (they need AVX2 + FMA + F16C; or AUTOGLM_FORCE_SCALAR=1)";
   } else {
-    r.kernels = "none: no q4_0, q5_0, q8_0, q4_k, q6_k, f16 or bf16 matrices";
+    r.kernels = "none: no q4_0, q5_0, q8_0, q4_k, q5_k, q6_k, f16 or bf16 matrices";
   }
   return r;
 }

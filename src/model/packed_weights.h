@@ -1,5 +1,5 @@
 #pragma once
-// Repacking at load: every Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K / F16 / BF16 matrix the forward pass multiplies by is copied once into
+// Repacking at load: every Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16 / BF16 matrix the forward pass multiplies by is copied once into
 // the 16-row interleaved layout of tensor/packed.h when this CPU has a packed kernel for its type
 // (x86 with AVX2: tensor/packed.h's best_packed_isa), as llama.cpp repacks Q4_0 for its AVX2/ARM
 // kernels. The copy replaces the file's bytes
@@ -22,7 +22,7 @@ namespace ag {
 // ffn_gate/up/down, output, or token_embd when there is no output), of a type with a packed layout,
 // and the packed kernel available. What `autoglm inspect` reports per tensor.
 bool repacked_at_load(const gguf::File& file, const gguf::TensorInfo& t);
-// "q4_0x16", "q5_0x16", "q8_0x16", "q4_kx16", "q6_kx16", "f16x16", "bf16x16".
+// "q4_0x16", "q5_0x16", "q8_0x16", "q4_kx16", "q5_kx16", "q6_kx16", "f16x16", "bf16x16".
 std::string packed_layout_name(DType type);
 
 // Packs every eligible matrix of `w` (sets WeightView::packed) using the pool's threads.

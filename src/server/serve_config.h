@@ -38,7 +38,7 @@ struct ServeSettings {
   int32_t threads = 0;  // forward-pass threads; 0: all cores
   bool pin_threads = false;  // bind forward-pass thread i to the i-th allowed CPU
   bool mlock = false;        // lock the model file's pages in RAM
-  bool repack = true;        // repack Q4_0/Q5_0/Q8_0/Q4_K/Q6_K/F16/BF16 matrices at load where the CPU has the packed kernels
+  bool repack = true;        // repack Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K/F16/BF16 matrices at load where the CPU has the packed kernels
   std::string chat_template;       // built-in name (chatml, llama3, ...)
   std::string chat_template_file;  // Jinja file
   // Queue policy patches: "default" or a level number → object of QueuePolicy fields.

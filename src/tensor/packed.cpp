@@ -1,6 +1,7 @@
 #include "tensor/packed.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -53,11 +54,14 @@ bool is_float_layout(DType type) { return type == DType::F16 || type == DType::B
 constexpr size_t kQ4KHalfBytes = 1184;
 constexpr size_t kQ4KScales = 32, kQ4KMins = 96, kQ4KQs = 160;
 
+constexpr size_t kQ5KQh = 1184, kQ5KHalfBytes = 1440;  // Q5_Kx16: Q4_Kx16's half block + the 5th bits
 constexpr size_t kQ6KHalfBytes = 1680;
 constexpr size_t kQ6KScales = 16, kQ6KQl = 144, kQ6KQh = 1168;
 
-bool is_k_layout(DType type) { return type == DType::Q4_K || type == DType::Q6_K; }
-size_t k_half_bytes(DType type) { return type == DType::Q4_K ? kQ4KHalfBytes : kQ6KHalfBytes; }
+bool is_k_layout(DType type) { return type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K; }
+size_t k_half_bytes(DType type) {
+  return type == DType::Q4_K ? kQ4KHalfBytes : type == DType::Q5_K ? kQ5KHalfBytes : kQ6KHalfBytes;
+}
 
 // Half h of block b of group g (K layouts: half 0 of all a group's blocks, then half 1).
 template <class Byte>
@@ -155,10 +159,13 @@ void q6_k_matmul_ref(const PackedMatmulArgs& p) {
   });
 }
 
-void pack_q4_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out, int64_t group_begin,
-               int64_t group_end, uint8_t* dst) {
-  pack_k_halves<BlockQ4K>(DType::Q4_K, src, row_bytes, n_in, n_out, group_begin, group_end, dst,
-                          [](uint8_t* half, int r, const BlockQ4K& blk) {
+// Q4_K and Q5_K (kFive: the 5th bits after the half block, byte 4r + t of sub-block j, bit i: bit
+// 4 of column 4i + t).
+template <bool kFive, class Block>
+void pack_q45_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out, int64_t group_begin,
+                int64_t group_end, uint8_t* dst) {
+  pack_k_halves<Block>(kFive ? DType::Q5_K : DType::Q4_K, src, row_bytes, n_in, n_out, group_begin, group_end, dst,
+                       [](uint8_t* half, int r, const Block& blk) {
     std::memcpy(half + 2 * r, &blk.d, 2);
     std::memcpy(half + 16 + 2 * r, &blk.dmin, 2);
     for (int j = 0; j < 8; ++j) {
@@ -166,7 +173,8 @@ void pack_q4_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out
       kquant::get_scale_min_k4(j, blk.scales, &sc, &m);
       half[kQ4KScales + 8 * j + r] = sc;
       half[kQ4KMins + 8 * j + r] = m;
-      // File: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31].
+      // File: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31]; Q5_K's
+      // bit 4 of column l of sub-block j is bit j of qh[l].
       auto value = [&](int k) {
         const uint8_t byte = blk.qs[32 * (j / 2) + k];
         return j % 2 == 0 ? byte & 0x0F : byte >> 4;
@@ -174,12 +182,18 @@ void pack_q4_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out
       for (int i = 0; i < 4; ++i)
         for (int t = 0; t < 4; ++t)
           half[kQ4KQs + 128 * j + 32 * i + 4 * r + t] = static_cast<uint8_t>(value(8 * i + t) | value(8 * i + 4 + t) << 4);
+      if constexpr (kFive) {
+        for (int k = 0; k < 32; ++k)
+          half[kQ5KQh + 32 * j + 4 * r + k % 4] |= static_cast<uint8_t>(((blk.qh[k] >> j) & 1) << (k / 4));
+      }
     }
   });
 }
 
-void q4_k_matmul_ref(const PackedMatmulArgs& p) {
-  k_matmul_ref(p, [](const auto& half_of, int64_t nb, int r, const BlockQ8K* act) {
+// Q4_K and Q5_K (the 5th bit after the half block).
+void q45_k_matmul_ref(const PackedMatmulArgs& p) {
+  const bool five = p.type == DType::Q5_K;
+  k_matmul_ref(p, [five](const auto& half_of, int64_t nb, int r, const BlockQ8K* act) {
     float acc = 0, acc_m = 0;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* half = half_of(b);
@@ -191,7 +205,8 @@ void q4_k_matmul_ref(const PackedMatmulArgs& p) {
         int32_t dot = 0;
         for (int k = 0; k < 32; ++k) {
           const uint8_t byte = half[kQ4KQs + 128 * j + 32 * (k / 8) + 4 * r + k % 4];
-          dot += (k % 8 < 4 ? byte & 0x0F : byte >> 4) * act[b].qs[32 * j + k];
+          const int high = five ? ((half[kQ5KQh + 32 * j + 4 * r + k % 4] >> (k / 4)) & 1) << 4 : 0;
+          dot += ((k % 8 < 4 ? byte & 0x0F : byte >> 4) | high) * act[b].qs[32 * j + k];
         }
         sumi += half[kQ4KScales + 8 * j + r] * dot;
         msum += half[kQ4KMins + 8 * j + r] * (act[b].bsums[2 * j] + act[b].bsums[2 * j + 1]);
@@ -298,7 +313,8 @@ void pack_groups(DType type, const uint8_t* src, size_t row_bytes, int64_t n_in,
   if (is_k_layout(type)) {
     AG_CHECK(n_in % QK_K == 0, "cannot pack %s rows of %lld", std::string(dtype_name(type)).c_str(),
              static_cast<long long>(n_in));
-    if (type == DType::Q4_K) return pack_q4_k(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
+    if (type == DType::Q4_K) return pack_q45_k<false, BlockQ4K>(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
+    if (type == DType::Q5_K) return pack_q45_k<true, BlockQ5K>(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
     return pack_q6_k(src, row_bytes, n_in, n_out, group_begin, group_end, dst);
   }
   if (is_float_layout(type)) {
@@ -391,7 +407,7 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info) {
 
 void packed_matmul_ref(const PackedMatmulArgs& p) {
   if (is_float_layout(p.type)) return float_matmul_ref(p);
-  if (p.type == DType::Q4_K) return q4_k_matmul_ref(p);
+  if (p.type == DType::Q4_K || p.type == DType::Q5_K) return q45_k_matmul_ref(p);
   if (p.type == DType::Q6_K) return q6_k_matmul_ref(p);
   const int64_t nb = p.n_in / kBlock;
   const size_t bb = packed_block_bytes(p.type);
@@ -433,6 +449,7 @@ void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
       if (is_float_layout(args.type)) return float_tile::packed_matmul(args);
 #endif
       if (args.type == DType::Q4_K) return packed_avx2::matmul_q4_k(args);
+      if (args.type == DType::Q5_K) return packed_avx2::matmul_q5_k(args);
       if (args.type == DType::Q6_K) return packed_avx2::matmul_q6_k(args);
       return packed_avx2::matmul(args);
 #endif
@@ -442,17 +459,16 @@ void packed_matmul_on(PackedIsa isa, const PackedMatmulArgs& args) {
 
 void packed_matmul(const PackedMatmulArgs& args) {
   // Read once per type: a matmul is called hundreds of times per token.
-  static const std::optional<PackedIsa> best[] = {best_packed_isa(DType::Q4_0), best_packed_isa(DType::Q5_0),
-                                                  best_packed_isa(DType::Q8_0), best_packed_isa(DType::F16),
-                                                  best_packed_isa(DType::BF16), best_packed_isa(DType::Q4_K),
-                                                  best_packed_isa(DType::Q6_K)};
-  const std::optional<PackedIsa>& isa = args.type == DType::Q4_0   ? best[0]
-                                        : args.type == DType::Q5_0 ? best[1]
-                                        : args.type == DType::Q8_0 ? best[2]
-                                        : args.type == DType::F16  ? best[3]
-                                        : args.type == DType::BF16 ? best[4]
-                                        : args.type == DType::Q4_K ? best[5]
-                                                                   : best[6];
+  static const auto best = [] {
+    std::array<std::optional<PackedIsa>, 64> by_type{};
+    for (uint32_t id = 0; id < by_type.size(); ++id) {
+      const auto info = dtype_info(id);
+      if (info && has_packed_layout(info->type)) by_type[id] = best_packed_isa(info->type);
+    }
+    return by_type;
+  }();
+  const auto id = static_cast<uint32_t>(args.type);
+  const std::optional<PackedIsa> isa = id < best.size() ? best[id] : std::nullopt;
   if (isa) return packed_matmul_on(*isa, args);
   packed_matmul_ref(args);
 }

@@ -37,6 +37,9 @@
 //     sumi = sum_j scale_j * (q_j . a_j),  msum = sum_j min_j * (bsums[2j] + bsums[2j + 1])
 //     acc = fma(d * d_a, float(sumi), acc); acc_m = fma(dmin * d_a, float(msum), acc_m)
 //   and y = acc - acc_m (integer sums exact).
+//   Q5_Kx16 (2 x 1440 bytes per block: Q4_Kx16's half block followed by
+//     uint8_t  qh[8][32]        sub-block j, byte 4r + t, bit i: bit 4 of column 4i + t (as Q5_0x16)
+//   values 0..31, the same output formula).
 //   Q6_Kx16 (2 x 1680 bytes per block: the file's size), laid out as Q4_Kx16 (half 0 of all blocks,
 //   then half 1); a half block of 8 rows r is
 //     uint16_t d[8]             the f16 factors
@@ -71,13 +74,13 @@ namespace ag {
 
 inline constexpr int kPackRows = 16;
 
-// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K, F16, BF16).
+// Whether `type` has a packed layout (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K, F16, BF16).
 bool has_packed_layout(DType type);
 
 // The SIMD kernels of the packed layout, all giving packed_matmul_ref's bits:
 // - kAvx512Vnni: zmm, all 16 rows of a block per register, vpdpbusd (Q4_0, Q5_0, Q8_0);
 // - kAvxVnni: ymm, rows 0-7 and 8-15 in two registers, vpdpbusd (Q4_0, Q5_0, Q8_0);
-// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K); FMA (F16, BF16).
+// - kAvx2: ymm, vpmaddubsw + vpmaddwd (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K); FMA (F16, BF16).
 enum class PackedIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 const char* packed_isa_name(PackedIsa isa);  // "avx2", "avxvnni", "avx512vnni"
 // Whether this CPU runs `isa`'s kernel for `type` (AUTOGLM_FORCE_SCALAR=1 and AUTOGLM_MAX_ISA,
@@ -87,7 +90,7 @@ bool packed_kernel_available(PackedIsa isa, DType type);
 // is one: the packed scalar reference is for tests.
 std::optional<PackedIsa> best_packed_isa(DType type);
 inline bool packed_kernels_available(DType type) { return best_packed_isa(type).has_value(); }
-// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32; Q4_K, Q6_K: of 256).
+// Bytes of the packed form of an n_out x n_in matrix (n_in a multiple of 32; K-quants: of 256).
 size_t packed_bytes(DType type, int64_t n_in, int64_t n_out);
 
 // Packs row groups [group_begin, group_end) of the GGUF matrix `src` (n_out rows of row_bytes)
@@ -107,7 +110,7 @@ void act_block_info(const void* q8_0_row, int64_t n_in, ActBlockInfo* info);
 
 // y[c * y_stride + o] for rows o in [row_begin, row_end) and activation rows c < n_a of the packed
 // matrix `packed` (n_in columns) against Q8_0 activation rows a + c * a_stride, whose block
-// infos are info + c * info_stride (Q4_K, Q6_K: Q8_K rows; F16 / BF16: F32 rows rounded to the type;
+// infos are info + c * info_stride (K-quants: Q8_K rows; F16 / BF16: F32 rows rounded to the type;
 // info unused for both). Only outputs in the row range are written.
 struct PackedMatmulArgs {
   DType type;

@@ -155,11 +155,11 @@ TEST_P(BatchInvariance, WholePromptEqualsTokenByToken) {
 // kernel 8 (zmm) or 4 (ymm) activation rows at a time (F16 / BF16: 3), a decode step one row, with the same
 // float operations per output; n_vocab 80 and n_ff 96 leave a padded last row group.
 TEST(BatchInvarianceRepacked, WholePromptEqualsTokenByToken) {
-  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16}) {
+  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
     test::TinySpec spec;
     spec.matrix_type = type;
     spec.tied = true;
-    if (type == DType::Q4_K || type == DType::Q6_K) {  // rows of whole 256-column super-blocks; ffn_down's 256 as well
+    if (type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K) {  // rows of whole 256-column super-blocks; ffn_down's 256 as well
       spec.n_embd = 256;
       spec.head_dim = 64;
       spec.n_ff = 256;

@@ -100,7 +100,7 @@ TEST_P(QuantizedModel, LoadsGeneratesAndTracksF32) {
 // Repacking at load changes only the order of the float sums: the same logits within rounding,
 // and the types with a packed layout are packed (where this CPU has the kernel).
 TEST(RepackedModel, MatchesTheFileLayout) {
-  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::F16, DType::BF16, DType::Q4_K, DType::Q6_K}) {
+  for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::F16, DType::BF16, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     const std::string path = test::temp_path("repack_" + std::string(dtype_name(type)) + ".gguf");
     ASSERT_TRUE(test::write_tiny_model(spec_for(type), path).ok());
     // F32 KV: with F16 a last-bit difference can flip a K/V rounding and look like a bug.

@@ -15,8 +15,10 @@ bool has_kernel(DType type);
 void matmul(const PackedMatmulArgs& args);
 // Needs AVX2 + FMA + F16C + AVX-VNNI.
 void matmul_vnni(const PackedMatmulArgs& args);
-// Q4_Kx16 / Q6_Kx16 against Q8_K activation rows (packed_kquant_avx2.cpp). Need AVX2 + FMA + F16C.
+// Q4_Kx16 / Q5_Kx16 / Q6_Kx16 against Q8_K activation rows (packed_kquant_avx2.cpp). Need AVX2 +
+// FMA + F16C.
 void matmul_q4_k(const PackedMatmulArgs& args);
+void matmul_q5_k(const PackedMatmulArgs& args);
 void matmul_q6_k(const PackedMatmulArgs& args);
 
 }  // namespace ag::packed_avx2

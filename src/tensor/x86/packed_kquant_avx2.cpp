@@ -1,4 +1,4 @@
-// The AVX2 kernels of packed Q4_K and Q6_K matrices (Q4_Kx16, Q6_Kx16: tensor/packed.h),
+// The AVX2 kernels of packed Q4_K, Q5_K and Q6_K matrices (Q4_Kx16, Q5_Kx16, Q6_Kx16: tensor/packed.h),
 // reproducing packed_matmul_ref's integer sums and float operations bit for bit.
 //
 // Why: a GGUF Q4_K row interleaves per 256 columns the two f16 factors, twelve bytes of 6-bit
@@ -39,6 +39,7 @@ namespace {
 // Half-block offsets (tensor/packed.h, Q4_Kx16 and Q6_Kx16).
 constexpr size_t kD = 0, kDmin = 16, kScales = 32, kMins = 96, kQs = 160;
 constexpr size_t kHalfBytes = 1184;
+constexpr size_t kQ5Qh = 1184, kQ5HalfBytes = 1440;  // Q5_Kx16: Q4_Kx16's half block, then the 5th bits
 constexpr size_t kQ6Scales = 16, kQ6Ql = 144, kQ6Qh = 1168;
 constexpr size_t kQ6HalfBytes = 1680;
 constexpr int kMaxCols = 4;  // activation rows per pass (sums, unpacked values, scales: 16 ymm)
@@ -61,17 +62,26 @@ AG_Q4K_AVX2 inline void store_half(float* y, int h, int lo, int hi, __m256 v) {
   _mm256_maskstore_ps(y + 8 * h, mask, v);
 }
 
-// Rows 8h .. 8h+7 of the group whose half h starts at `half` (nb half blocks of kHalfBytes)
-// against activation rows act[0..C); y[c] points at the group's row 0; rows [lo, hi) are stored.
-template <int C>
+// Bit 4 of v[i]'s values (Q5_K) from the sub-block's byte lanes (byte 4r + t, bit i): bit i moved
+// to bit 4 by a 16-bit shift (bits crossing between the lane's bytes are masked off), as Q5_0x16.
+AG_Q4K_AVX2 inline __m256i bit4(__m256i qh, int i) {
+  const __m256i moved = i <= 4 ? _mm256_slli_epi16(qh, 4 - i) : _mm256_srli_epi16(qh, i - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
+// Rows 8h .. 8h+7 of the group whose half h starts at `half` (nb half blocks) against activation
+// rows act[0..C); y[c] points at the group's row 0; rows [lo, hi) are stored. kFive: Q5_K (values
+// 0..31: a maddubs pair up to 2 * 31 * 128 = 7936, so two int16 sums of 4 pairs per sub-block).
+template <bool kFive, int C>
 AG_Q4K_AVX2 void half_pass(const uint8_t* half, int64_t nb, int h, const BlockQ8K* const* act, float* const* y,
                            int lo, int hi) {
+  constexpr size_t kBytes = kFive ? kQ5HalfBytes : kHalfBytes;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[C], acc_m[C];
   for (int c = 0; c < C; ++c) acc[c] = acc_m[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* hb = half + static_cast<size_t>(b) * kHalfBytes;
-    for (size_t line = 0; line < kHalfBytes; line += 64)
+    const uint8_t* hb = half + static_cast<size_t>(b) * kBytes;
+    for (size_t line = 0; line < kBytes; line += 64)
       _mm_prefetch(reinterpret_cast<const char*>(hb + packed_passes::kPrefetchBytes + line), _MM_HINT_NTA);
     __m256i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
@@ -83,6 +93,10 @@ AG_Q4K_AVX2 void half_pass(const uint8_t* half, int64_t nb, int h, const BlockQ8
         v[2 * i] = _mm256_and_si256(raw, low4);
         v[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
       }
+      if constexpr (kFive) {
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hb + kQ5Qh + 32 * static_cast<size_t>(j)));
+        for (int i = 0; i < 8; ++i) v[i] = _mm256_or_si256(v[i], bit4(qh, i));
+      }
       // The sub-block's scale of each row in both int16 halves of its lane.
       __m256i scale = _mm256_cvtepu8_epi32(load8(hb + kScales + 8 * static_cast<size_t>(j)));
       scale = _mm256_or_si256(scale, _mm256_slli_epi32(scale, 16));
@@ -90,9 +104,13 @@ AG_Q4K_AVX2 void half_pass(const uint8_t* half, int64_t nb, int h, const BlockQ8
         const int8_t* a = act[c][b].qs + 32 * j;
         __m256i p[8];
         for (int i = 0; i < 8; ++i) p[i] = _mm256_maddubs_epi16(v[i], broadcast4(a + 4 * i));
-        const __m256i s = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3])),
-                                           _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
-        sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(s, scale));
+        const __m256i s0 = _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
+        const __m256i s1 = _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7]));
+        if constexpr (kFive) {
+          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_madd_epi16(s0, scale), _mm256_madd_epi16(s1, scale)));
+        } else {
+          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_add_epi16(s0, s1), scale));
+        }
       }
     }
     // (min_2p, min_2p+1) of each row as an int16 pair.
@@ -198,7 +216,10 @@ AG_Q4K_AVX2 void q6_half_pass(const uint8_t* half, int64_t nb, int h, const Bloc
 }
 
 using HalfPassFn = void (*)(const uint8_t*, int64_t, int, const BlockQ8K* const*, float* const*, int, int);
-constexpr HalfPassFn kByCols[kMaxCols] = {half_pass<1>, half_pass<2>, half_pass<3>, half_pass<4>};
+constexpr HalfPassFn kByCols[kMaxCols] = {half_pass<false, 1>, half_pass<false, 2>, half_pass<false, 3>,
+                                          half_pass<false, 4>};
+constexpr HalfPassFn kQ5ByCols[kMaxCols] = {half_pass<true, 1>, half_pass<true, 2>, half_pass<true, 3>,
+                                            half_pass<true, 4>};
 constexpr HalfPassFn kQ6ByCols[kMaxCols] = {q6_half_pass<1>, q6_half_pass<2>, q6_half_pass<3>, q6_half_pass<4>};
 
 // Both halves of each group (half 0 of all its blocks, then half 1: half_bytes per block).
@@ -219,6 +240,8 @@ AG_Q4K_AVX2 void kquant_matmul(const PackedMatmulArgs& args, size_t half_bytes) 
 }  // namespace
 
 AG_Q4K_AVX2 void matmul_q4_k(const PackedMatmulArgs& args) { kquant_matmul<kByCols>(args, kHalfBytes); }
+
+AG_Q4K_AVX2 void matmul_q5_k(const PackedMatmulArgs& args) { kquant_matmul<kQ5ByCols>(args, kQ5HalfBytes); }
 
 AG_Q4K_AVX2 void matmul_q6_k(const PackedMatmulArgs& args) { kquant_matmul<kQ6ByCols>(args, kQ6HalfBytes); }
 
