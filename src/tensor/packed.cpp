@@ -69,12 +69,25 @@ Byte* k_half(Byte* packed, DType type, int64_t nb, int64_t g, int64_t h, int64_t
   return packed + static_cast<size_t>((2 * g + h) * nb + b) * k_half_bytes(type);
 }
 
-// The stored value (q + 32, 0..63) of column e of a GGUF Q6_K block.
-int q6_k_file_value(const BlockQ6K& blk, int e) {
-  const int n = e / 128, quarter = e % 128 / 32, l = e % 32;
-  const uint8_t low_byte = blk.ql[64 * n + l + (quarter % 2 == 1 ? 32 : 0)];
-  const int low = quarter < 2 ? low_byte & 0x0F : low_byte >> 4;
-  return low | ((blk.qh[32 * n + l] >> (2 * quarter)) & 3) << 4;
+// The stored values (q + 32, 0..63) of a GGUF Q6_K block, in column order.
+void q6_k_file_values(const BlockQ6K& blk, uint8_t (&u)[QK_K]) {
+  for (int n = 0; n < 2; ++n) {
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t ql0 = blk.ql[64 * n + l], ql1 = blk.ql[64 * n + l + 32], qh = blk.qh[32 * n + l];
+      u[128 * n + l] = static_cast<uint8_t>((ql0 & 0x0F) | (qh & 3) << 4);
+      u[128 * n + l + 32] = static_cast<uint8_t>((ql1 & 0x0F) | ((qh >> 2) & 3) << 4);
+      u[128 * n + l + 64] = static_cast<uint8_t>((ql0 >> 4) | ((qh >> 4) & 3) << 4);
+      u[128 * n + l + 96] = static_cast<uint8_t>((ql1 >> 4) | ((qh >> 6) & 3) << 4);
+    }
+  }
+}
+
+// Row r's 32 values g[0..32) (low 4 bits used) as the nibble chunks of a packed half block:
+// chunk i, byte 4r + t = columns 8i + t (low nibble) and 8i + 4 + t (high).
+void put_nibbles(uint8_t* chunks, int r, const uint8_t* g) {
+  for (int i = 0; i < 4; ++i)
+    for (int t = 0; t < 4; ++t)
+      chunks[32 * i + 4 * r + t] = static_cast<uint8_t>((g[8 * i + t] & 0x0F) | (g[8 * i + 4 + t] & 0x0F) << 4);
 }
 
 // Column k (0..31) of the 32-column group s of row r in a Q6_Kx16 half block.
@@ -112,13 +125,17 @@ void pack_q6_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_out
                           [](uint8_t* half, int r, const BlockQ6K& blk) {
     std::memcpy(half + 2 * r, &blk.d, 2);
     for (int j = 0; j < 16; ++j) half[kQ6KScales + 8 * j + r] = static_cast<uint8_t>(blk.scales[j]);
+    uint8_t u[QK_K];
+    q6_k_file_values(blk, u);
     for (int s = 0; s < 8; ++s) {
-      for (int k = 0; k < 32; ++k) {
-        const int u = q6_k_file_value(blk, 32 * s + k);
-        const int i = k / 4, t = k % 4;
-        half[kQ6KQl + 128 * s + 32 * (i / 2) + 4 * r + t] |= static_cast<uint8_t>((u & 0x0F) << (i % 2 == 0 ? 0 : 4));
-        half[kQ6KQh + 64 * s + 32 * (i / 4) + 4 * r + t] |= static_cast<uint8_t>((u >> 4) << (2 * (i % 4)));
-      }
+      const uint8_t* g = u + 32 * s;
+      put_nibbles(half + kQ6KQl + 128 * s, r, g);
+      // qh chunk k, byte 4r + t, bits 2m..2m+1: the high bits of column 16k + 4m + t.
+      for (int k = 0; k < 2; ++k)
+        for (int t = 0; t < 4; ++t)
+          half[kQ6KQh + 64 * s + 32 * k + 4 * r + t] =
+              static_cast<uint8_t>((g[16 * k + t] >> 4) | (g[16 * k + 4 + t] >> 4) << 2 | (g[16 * k + 8 + t] >> 4) << 4 |
+                                   (g[16 * k + 12 + t] >> 4) << 6);
     }
   });
 }
@@ -175,16 +192,15 @@ void pack_q45_k(const uint8_t* src, size_t row_bytes, int64_t n_in, int64_t n_ou
       half[kQ4KMins + 8 * j + r] = m;
       // File: sub-blocks 2c and 2c + 1 are the low and high nibbles of qs[32c .. 32c + 31]; Q5_K's
       // bit 4 of column l of sub-block j is bit j of qh[l].
-      auto value = [&](int k) {
-        const uint8_t byte = blk.qs[32 * (j / 2) + k];
-        return j % 2 == 0 ? byte & 0x0F : byte >> 4;
-      };
-      for (int i = 0; i < 4; ++i)
-        for (int t = 0; t < 4; ++t)
-          half[kQ4KQs + 128 * j + 32 * i + 4 * r + t] = static_cast<uint8_t>(value(8 * i + t) | value(8 * i + 4 + t) << 4);
+      uint8_t g[32];
+      for (int k = 0; k < 32; ++k) g[k] = j % 2 == 0 ? blk.qs[32 * (j / 2) + k] : blk.qs[32 * (j / 2) + k] >> 4;
+      put_nibbles(half + kQ4KQs + 128 * j, r, g);
       if constexpr (kFive) {
-        for (int k = 0; k < 32; ++k)
-          half[kQ5KQh + 32 * j + 4 * r + k % 4] |= static_cast<uint8_t>(((blk.qh[k] >> j) & 1) << (k / 4));
+        for (int t = 0; t < 4; ++t) {
+          uint8_t bits = 0;
+          for (int i = 0; i < 8; ++i) bits |= static_cast<uint8_t>(((blk.qh[4 * i + t] >> j) & 1) << i);
+          half[kQ5KQh + 32 * j + 4 * r + t] = bits;
+        }
       }
     }
   });
