@@ -10,7 +10,7 @@
 // change within one binary, in multiply-adds per second (items) and ms per matmul.
 //   tensor_bench --benchmark_filter=dot_tiles --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // The packed cases (packed/TYPE/ISA/ROWS) run the repacked kernels (tensor/packed.h) on one thread
-// over a 896 x 1024 matrix (~0.5-1 MiB: in L2, so the kernel's compute ceiling, not DRAM) against 1
+// over a 896 x 1024 matrix (K-quants: 2048 x 512) (~0.5-1 MiB: in L2, so the kernel's compute ceiling, not DRAM) against 1
 // activation row (decode: GB/s of weight bytes) or 128 (prefill: multiply-adds per second).
 //   tensor_bench --benchmark_filter=packed/q4_0 --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // The float_tiles cases run the F16 / BF16 tiles (tensor/x86/float_tile_avx2.h) on GGUF rows, in L2:
@@ -126,8 +126,11 @@ void bm_float_tiles(benchmark::State& state, ag::DType type, int n_a, int max_ro
 #endif
 
 void bm_packed(benchmark::State& state, ag::DType type, ag::PackedIsa isa, int n_a) {
-  constexpr int64_t kIn = 896, kOut = 1024;
-  const uint64_t wb = ag::row_bytes(type, kIn), ab = ag::row_bytes(ag::DType::Q8_0, kIn);
+  // The K-quants take Q8_K activations and whole 256-column blocks (2048 x 512: also ~1 MiB).
+  const bool k_quant = ag::type_traits(type).vec_dot_type == ag::DType::Q8_K;
+  const int64_t kIn = k_quant ? 2048 : 896, kOut = k_quant ? 512 : 1024;
+  const ag::DType act_type = k_quant ? ag::DType::Q8_K : ag::DType::Q8_0;
+  const uint64_t wb = ag::row_bytes(type, kIn), ab = ag::row_bytes(act_type, kIn);
   std::vector<uint8_t> weights(static_cast<size_t>(kOut) * wb);  // [kOut, wb] GGUF rows
   const auto w = random_floats(kOut * kIn, 1);
   ag::quantize_weights(type, w.data(), weights.data(), kOut, kIn, nullptr);
@@ -138,8 +141,8 @@ void bm_packed(benchmark::State& state, ag::DType type, ag::PackedIsa isa, int n
   const auto a = random_floats(n_a * kIn, 2);
   for (int r = 0; r < n_a; ++r) {
     uint8_t* row = act.data() + static_cast<size_t>(r) * ab;
-    ag::type_traits(ag::DType::Q8_0).from_float(a.data() + r * kIn, row, kIn);
-    ag::act_block_info(row, kIn, info.data() + static_cast<size_t>(r * kIn / 32));
+    ag::type_traits(act_type).from_float(a.data() + r * kIn, row, kIn);
+    if (!k_quant) ag::act_block_info(row, kIn, info.data() + static_cast<size_t>(r * kIn / 32));
   }
   std::vector<float> y(static_cast<size_t>(n_a * kOut));  // [n_a, kOut]
   const ag::PackedMatmulArgs args{type, packed.data(), kIn, 0, kOut, act.data(), ab, info.data(),
@@ -195,7 +198,8 @@ int main(int argc, char** argv) {
     }
   }
 #endif
-  for (ag::DType t : {ag::DType::Q4_0, ag::DType::Q5_0, ag::DType::Q8_0}) {
+  for (ag::DType t : {ag::DType::Q4_0, ag::DType::Q5_0, ag::DType::Q8_0, ag::DType::Q4_K, ag::DType::Q5_K,
+                      ag::DType::Q6_K}) {
     for (ag::PackedIsa isa : {ag::PackedIsa::kAvx2, ag::PackedIsa::kAvxVnni, ag::PackedIsa::kAvx512Vnni}) {
       if (!ag::packed_kernel_available(isa, t)) continue;
       for (int n_a : {1, 128}) {

@@ -19,6 +19,7 @@
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "model/packed_weights.h"
 #include "perf/machine_probe.h"
 #include "perf/model_bench.h"
 #include "perf/stats.h"
@@ -154,8 +155,19 @@ int run(int argc, char** argv) {
                                 : f.avxvnni                               ? "AVX2+AVX-VNNI"
                                                                           : "AVX2";
     const int n_packed = (*model)->n_packed_matrices();
+    // The packed layouts and the kernel each runs on ("q4_kx16 avx2"), once each.
+    std::vector<std::string> packed_kernels;
+    if (n_packed > 0) {
+      for (const auto& t : (*model)->file().tensors()) {
+        if (!repacked_at_load((*model)->file(), t)) continue;
+        std::string name = packed_layout_name(t.type) + " " + packed_isa_name(*best_packed_isa(t.type));
+        if (std::find(packed_kernels.begin(), packed_kernels.end(), name) == packed_kernels.end())
+          packed_kernels.push_back(std::move(name));
+      }
+    }
     const std::string repacked =
-        n_packed == 0 ? "" : fmt::format(", {} matrices repacked at load", n_packed);
+        n_packed == 0 ? ""
+                      : fmt::format(", {} matrices repacked at load: {}", n_packed, fmt::join(packed_kernels, ", "));
     text += fmt::format("model: {} ({:.1f} MiB read per token, {} params, {} kernels{})\n\n",
                         o.model_path, static_cast<double>(cost.weights_bytes) / (1 << 20),
                         human_params(cost.n_params), kernels, repacked);
@@ -166,7 +178,7 @@ int run(int argc, char** argv) {
                             {"tok_per_s", s.median}, {"tok_per_s_min", s.min},
                             {"tok_per_s_max", s.max}, {"weights_bytes", cost.weights_bytes},
                             {"n_params", cost.n_params}, {"kernels", kernels},
-                            {"repacked_matrices", n_packed}};
+                            {"repacked_matrices", n_packed}, {"packed_kernels", packed_kernels}};
     };
     if (o.n_prompt > 0) {
       auto rates = perf::bench_prompt(**model, o.n_prompt, o.reps);
