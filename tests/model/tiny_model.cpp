@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gguf/gguf.h"
+#include "scratch_dir.h"
 #include "tensor/type_traits.h"
 
 namespace ag::test {
@@ -37,13 +38,7 @@ class Generator {
 
 }  // namespace
 
-std::string temp_path(const std::string& name) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(tmp != nullptr ? tmp : "/tmp") /
-                              ("autoglm_model_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_path(const std::string& name) { return scratch_path(name); }
 
 Status write_tiny_model(const TinySpec& s, const std::string& path) {
   gguf::Writer w;

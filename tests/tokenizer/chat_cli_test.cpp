@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "scratch_dir.h"
 #include "test_util.h"
 
 namespace ag::tok {
@@ -29,10 +30,8 @@ std::string vocab_path(const std::string& name) {
   return test::shared_path("reference/tokenizer/ggml-vocab-" + name + ".gguf");
 }
 
-// Per process: ctest runs the tests of this binary as concurrent processes, each its own files.
-std::string temp(const std::string& name) {
-  return ::testing::TempDir() + "autoglm_chat_cli_" + std::to_string(::getpid()) + "_" + name;
-}
+// Per process (ctest runs the tests of this binary as concurrent processes), removed at exit.
+std::string temp(const std::string& name) { return ag::test::scratch_path(name); }
 
 std::string write_temp(const std::string& name, const std::string& content) {
   const std::string path = temp(name);

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "scratch_dir.h"
 #include "tokenizer/chat_template.h"
 
 namespace {
@@ -332,8 +333,8 @@ RunResult run_cli(const std::string& args) {
 }
 
 std::string write_temp(const std::string& name, const std::string& content) {
-  // Per process: ctest runs this binary's tests as concurrent processes.
-  const std::string path = testing::TempDir() + "/autoglm_template_" + std::to_string(::getpid()) + "_" + name;
+  // Per process (ctest runs this binary's tests as concurrent processes), removed at exit.
+  const std::string path = ag::test::scratch_path(name);
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
