@@ -234,13 +234,7 @@ void q45_k_matmul_ref(const PackedMatmulArgs& p) {
   });
 }
 
-float float_value(DType type, uint16_t v) {
-  if (type == DType::F16) return f16_to_f32(v);
-  const uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+float float_value(DType type, uint16_t v) { return type == DType::F16 ? f16_to_f32(v) : bf16_to_f32(v); }
 
 // F16x16 / BF16x16: outputs of the group's rows in [row_begin, row_end), in the eight-lane order
 // of packed.h.

@@ -1,5 +1,6 @@
 #include "tensor/x86/float_tile_avx2.h"
 
+#include "core/half.h"
 #include "tensor/packed.h"
 
 #if defined(AUTOGLM_HAVE_X86_FLOAT_TILES)
@@ -8,7 +9,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <utility>
 
 // Every function carries the target attribute (helpers too, so they inline); the file is compiled
@@ -35,12 +35,7 @@ struct BF16 {
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
   }
-  AG_FT static float load1(const uint16_t* p) {
-    const uint32_t bits = static_cast<uint32_t>(*p) << 16;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-  }
+  AG_FT static float load1(const uint16_t* p) { return bf16_to_f32(*p); }
 };
 
 // Activations already widened to floats (the tiles)...

@@ -54,6 +54,22 @@ AG_Q4K_AVX2 inline __m128i load8(const uint8_t* p) {
   return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
 }
 
+// The NTA prefetch of the half block kPrefetchBytes ahead (see packed_passes.h).
+AG_Q4K_AVX2 inline void prefetch_ahead(const uint8_t* hb, size_t bytes) {
+  for (size_t line = 0; line < bytes; line += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(hb + packed_passes::kPrefetchBytes + line), _MM_HINT_NTA);
+}
+
+// The 4 nibble chunks of a 32-column group (tensor/packed.h) as v[i] = columns 4i..4i+3 of 8 rows.
+AG_Q4K_AVX2 inline void unpack_nibbles(const uint8_t* chunks, __m256i (&v)[8]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (int i = 0; i < 4; ++i) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunks + 32 * i));
+    v[2 * i] = _mm256_and_si256(raw, low4);
+    v[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+  }
+}
+
 // y[8h + r] = v[r] for the rows 8h + r in [lo, hi).
 AG_Q4K_AVX2 inline void store_half(float* y, int h, int lo, int hi, __m256 v) {
   const __m256i row = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * h));
@@ -76,23 +92,17 @@ template <bool kFive, int C>
 AG_Q4K_AVX2 void half_pass(const uint8_t* half, int64_t nb, int h, const BlockQ8K* const* act, float* const* y,
                            int lo, int hi) {
   constexpr size_t kBytes = kFive ? kQ5HalfBytes : kHalfBytes;
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[C], acc_m[C];
   for (int c = 0; c < C; ++c) acc[c] = acc_m[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* hb = half + static_cast<size_t>(b) * kBytes;
-    for (size_t line = 0; line < kBytes; line += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(hb + packed_passes::kPrefetchBytes + line), _MM_HINT_NTA);
+    prefetch_ahead(hb, kBytes);
     __m256i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
     for (int j = 0; j < 8; ++j) {
       const uint8_t* qs = hb + kQs + 128 * static_cast<size_t>(j);
       __m256i v[8];  // v[i]: columns 4i..4i+3 of sub-block j, 8 rows
-      for (int i = 0; i < 4; ++i) {
-        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * i));
-        v[2 * i] = _mm256_and_si256(raw, low4);
-        v[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-      }
+      unpack_nibbles(qs, v);
       if constexpr (kFive) {
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hb + kQ5Qh + 32 * static_cast<size_t>(j)));
         for (int i = 0; i < 8; ++i) v[i] = _mm256_or_si256(v[i], bit4(qh, i));
@@ -158,24 +168,18 @@ AG_Q4K_AVX2 inline __m256i scale_both_halves(const uint8_t* p) {
 template <int C>
 AG_Q4K_AVX2 void q6_half_pass(const uint8_t* half, int64_t nb, int h, const BlockQ8K* const* act, float* const* y,
                               int lo, int hi) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* hb = half + static_cast<size_t>(b) * kQ6HalfBytes;
-    for (size_t line = 0; line < kQ6HalfBytes; line += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(hb + packed_passes::kPrefetchBytes + line), _MM_HINT_NTA);
+    prefetch_ahead(hb, kQ6HalfBytes);
     __m256i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
     for (int s = 0; s < 8; ++s) {  // 32 columns: sub-blocks 2s (v[0..3]) and 2s + 1 (v[4..7])
       const uint8_t* ql = hb + kQ6Ql + 128 * static_cast<size_t>(s);
       const uint8_t* qh = hb + kQ6Qh + 64 * static_cast<size_t>(s);
       __m256i v[8];
-      for (int i = 0; i < 4; ++i) {
-        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * i));
-        v[2 * i] = _mm256_and_si256(raw, low4);
-        v[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-      }
+      unpack_nibbles(ql, v);
       for (int k = 0; k < 2; ++k) {
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * k));
         for (int m = 0; m < 4; ++m) v[4 * k + m] = _mm256_or_si256(v[4 * k + m], q6_high(high, m));
