@@ -2,7 +2,9 @@
 // quantized from.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "model/model.h"
 #include "model/session.h"
@@ -99,6 +101,29 @@ TEST_P(QuantizedModel, LoadsGeneratesAndTracksF32) {
 
 // Repacking at load changes only the order of the float sums: the same logits within rounding,
 // and the types with a packed layout are packed (where this CPU has the kernel).
+//
+// "Within rounding" holds token by token, not for every token: the activations are requantized
+// before every matmul (Q8_0, Q8_K), and a last-bit difference can move one value across a rounding
+// boundary or change which value sets a block's scale; that re-rolls the quantization noise of the
+// rows downstream of it (measured: multiplying every reference Q4_K dot product by 1 + 1e-5 moves
+// 3 of these 12 tokens' logits by 0.02-0.04, the others by 2e-5). The packed kernels sum in the
+// reference order, so where the in-place kernels do not (the AVX2 K-quant dots: Q4_K moved one
+// token by 0.033 on a Zen 3) single tokens can differ that way. A binding or layout mistake moves
+// every token by far more, so: most tokens within 1e-5, none beyond a requantization's reach.
+double max_token_rms(const std::vector<float>& a, const std::vector<float>& b, int64_t n_vocab, int* n_off) {
+  *n_off = 0;
+  double worst = 0;
+  for (size_t r = 0; r * static_cast<size_t>(n_vocab) < a.size(); ++r) {
+    const auto first = static_cast<std::ptrdiff_t>(r * static_cast<size_t>(n_vocab));
+    const std::vector<float> ta(a.begin() + first, a.begin() + first + n_vocab);
+    const std::vector<float> tb(b.begin() + first, b.begin() + first + n_vocab);
+    const double e = relative_rms(ta, tb);
+    if (e > 1e-5) ++*n_off;
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
+
 TEST(RepackedModel, MatchesTheFileLayout) {
   for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::F16, DType::BF16, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     const std::string path = test::temp_path("repack_" + std::string(dtype_name(type)) + ".gguf");
@@ -117,7 +142,11 @@ TEST(RepackedModel, MatchesTheFileLayout) {
     auto sb = Session::create(**in_place, 64);
     ASSERT_TRUE(sa->eval(tokens, true, a).ok());
     ASSERT_TRUE(sb->eval(tokens, true, b).ok());
-    EXPECT_LT(relative_rms(a, b), 1e-5) << dtype_name(type);
+    ASSERT_EQ(a.size(), b.size());
+    int n_off = 0;
+    const double worst = max_token_rms(a, b, (*packed)->hparams().n_vocab, &n_off);
+    EXPECT_LE(n_off, static_cast<int>(tokens.size()) / 4) << dtype_name(type) << ": tokens beyond 1e-5";
+    EXPECT_LT(worst, 0.1) << dtype_name(type);
   }
 }
 
