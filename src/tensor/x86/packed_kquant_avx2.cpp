@@ -60,15 +60,20 @@ AG_Q4K_AVX2 inline void prefetch_ahead(const uint8_t* hb, size_t bytes) {
     _mm_prefetch(reinterpret_cast<const char*>(hb + packed_passes::kPrefetchBytes + line), _MM_HINT_NTA);
 }
 
-// The 4 nibble chunks of a 32-column group (tensor/packed.h) as v[i] = columns 4i..4i+3 of 8 rows.
-AG_Q4K_AVX2 inline void unpack_nibbles(const uint8_t* chunks, __m256i (&v)[8]) {
+// Nibble chunk i of a 32-column group (tensor/packed.h): first4 = columns 8i..8i+3 of 8 rows,
+// last4 = columns 8i+4..8i+7.
+AG_Q4K_AVX2 inline void unpack_chunk(const uint8_t* chunks, int i, __m256i& first4, __m256i& last4) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  for (int i = 0; i < 4; ++i) {
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunks + 32 * i));
-    v[2 * i] = _mm256_and_si256(raw, low4);
-    v[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-  }
+  const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunks + 32 * i));
+  first4 = _mm256_and_si256(raw, low4);
+  last4 = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
 }
+
+// A running sum of the chunk-by-chunk loops, materialized after each chunk: without it GCC
+// regroups the integer adds into one tree over all chunks, which hoists every multiply ahead of the
+// adds and spills them (the order that unpacked a whole sub-block first spilled as well, 8 values
+// and C sums live). An empty asm statement, no instruction.
+AG_Q4K_AVX2 inline void keep_in_register(__m256i& v) { asm("" : "+x"(v)); }
 
 // y[8h + r] = v[r] for the rows 8h + r in [lo, hi).
 AG_Q4K_AVX2 inline void store_half(float* y, int h, int lo, int hi, __m256 v) {
@@ -101,25 +106,30 @@ AG_Q4K_AVX2 void half_pass(const uint8_t* half, int64_t nb, int h, const BlockQ8
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
     for (int j = 0; j < 8; ++j) {
       const uint8_t* qs = hb + kQs + 128 * static_cast<size_t>(j);
-      __m256i v[8];  // v[i]: columns 4i..4i+3 of sub-block j, 8 rows
-      unpack_nibbles(qs, v);
-      if constexpr (kFive) {
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hb + kQ5Qh + 32 * static_cast<size_t>(j)));
-        for (int i = 0; i < 8; ++i) v[i] = _mm256_or_si256(v[i], bit4(qh, i));
-      }
+      __m256i qh = _mm256_setzero_si256();
+      if constexpr (kFive) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hb + kQ5Qh + 32 * static_cast<size_t>(j)));
       // The sub-block's scale of each row in both int16 halves of its lane.
       __m256i scale = _mm256_cvtepu8_epi32(load8(hb + kScales + 8 * static_cast<size_t>(j)));
       scale = _mm256_or_si256(scale, _mm256_slli_epi32(scale, 16));
-      for (int c = 0; c < C; ++c) {
-        const int8_t* a = act[c][b].qs + 32 * j;
-        __m256i p[8];
-        for (int i = 0; i < 8; ++i) p[i] = _mm256_maddubs_epi16(v[i], broadcast4(a + 4 * i));
-        const __m256i s0 = _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
-        const __m256i s1 = _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7]));
+      // Chunk by chunk (chunk i: columns 8i..8i+7 as two nibble halves), each serving the C rows
+      // before the next is unpacked: see keep_in_register.
+      __m256i s16[C];
+      for (int i = 0; i < 4; ++i) {
+        __m256i first4, last4;  // columns 8i..8i+3 and 8i+4..8i+7
+        unpack_chunk(qs, i, first4, last4);
         if constexpr (kFive) {
-          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_madd_epi16(s0, scale), _mm256_madd_epi16(s1, scale)));
-        } else {
-          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_add_epi16(s0, s1), scale));
+          first4 = _mm256_or_si256(first4, bit4(qh, 2 * i));
+          last4 = _mm256_or_si256(last4, bit4(qh, 2 * i + 1));
+        }
+        for (int c = 0; c < C; ++c) {
+          const int8_t* a = act[c][b].qs + 32 * j + 8 * i;
+          const __m256i pair = _mm256_add_epi16(_mm256_maddubs_epi16(first4, broadcast4(a)),
+                                                _mm256_maddubs_epi16(last4, broadcast4(a + 4)));
+          // Q4_K: the 8 pairs of the sub-block in one int16 sum; Q5_K: two sums of 4 pairs.
+          const bool first = kFive ? i % 2 == 0 : i == 0;
+          s16[c] = first ? pair : _mm256_add_epi16(s16[c], pair);
+          keep_in_register(s16[c]);
+          if (i == 3 || (kFive && i == 1)) sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(s16[c], scale));
         }
       }
     }
@@ -178,23 +188,24 @@ AG_Q4K_AVX2 void q6_half_pass(const uint8_t* half, int64_t nb, int h, const Bloc
     for (int s = 0; s < 8; ++s) {  // 32 columns: sub-blocks 2s (v[0..3]) and 2s + 1 (v[4..7])
       const uint8_t* ql = hb + kQ6Ql + 128 * static_cast<size_t>(s);
       const uint8_t* qh = hb + kQ6Qh + 64 * static_cast<size_t>(s);
-      __m256i v[8];
-      unpack_nibbles(ql, v);
-      for (int k = 0; k < 2; ++k) {
-        const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * k));
-        for (int m = 0; m < 4; ++m) v[4 * k + m] = _mm256_or_si256(v[4 * k + m], q6_high(high, m));
-      }
+      const __m256i high[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32))};
       const __m256i scale0 = scale_both_halves(hb + kQ6Scales + 16 * static_cast<size_t>(s));
       const __m256i scale1 = scale_both_halves(hb + kQ6Scales + 16 * static_cast<size_t>(s) + 8);
-      for (int c = 0; c < C; ++c) {
-        const int8_t* a = act[c][b].qs + 32 * s;
-        __m256i p[8];
-        for (int i = 0; i < 8; ++i) p[i] = _mm256_maddubs_epi16(v[i], broadcast4(a + 4 * i));
-        const __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(p[0], p[1]), scale0),
-                                            _mm256_madd_epi16(_mm256_add_epi16(p[2], p[3]), scale0));
-        const __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(_mm256_add_epi16(p[4], p[5]), scale1),
-                                            _mm256_madd_epi16(_mm256_add_epi16(p[6], p[7]), scale1));
-        sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(s0, s1));
+      // Chunk by chunk (chunk i: columns 8i..8i+7, v[2i] and v[2i + 1] of the high-bit layout),
+      // each serving the C rows before the next is unpacked: see keep_in_register.
+      for (int i = 0; i < 4; ++i) {
+        __m256i first4, last4;  // columns 8i..8i+3 and 8i+4..8i+7
+        unpack_chunk(ql, i, first4, last4);
+        first4 = _mm256_or_si256(first4, q6_high(high[i / 2], (2 * i) % 4));
+        last4 = _mm256_or_si256(last4, q6_high(high[i / 2], (2 * i) % 4 + 1));
+        for (int c = 0; c < C; ++c) {
+          const int8_t* a = act[c][b].qs + 32 * s + 8 * i;
+          const __m256i pair = _mm256_add_epi16(_mm256_maddubs_epi16(first4, broadcast4(a)),
+                                                _mm256_maddubs_epi16(last4, broadcast4(a + 4)));
+          sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(pair, i < 2 ? scale0 : scale1));
+          keep_in_register(sumi[c]);
+        }
       }
     }
     // (scale_2p, scale_2p+1) of each row as an int16 pair, against (bsums[2p], bsums[2p+1]).

@@ -19,8 +19,13 @@ enum Kind { kQ4_0, kQ5_0, kQ8_0 };
 // the longer the rows (Q4_0, AVX-512, two threads, same bytes: 512 columns 50 GB/s, 2048 44, 5632
 // 35). A non-temporal prefetch this far ahead keeps the weights from displacing them: +10-30% in
 // the same measurement for every shape (5632 columns: 35 -> 48 GB/s); 4-12 KiB measured alike.
-// (Ordinary prefetcht0 at the same distance was 5-12% slower than none.) Not for Q8_0: with
-// twice the weight bytes per activation byte it measured 0-10% slower with the prefetch.
+// (Ordinary prefetcht0 at the same distance was 5-12% slower than none.) Q8_0 differs by CPU:
+// with twice the weight bytes per activation byte the AVX-512 kernel measured 0-10% slower with
+// the prefetch on a Zen 5, while the ymm kernel on an AVX2-only Zen 3 decoded the 0.5B Q8_0 ~4%
+// faster with it (ten alternating runs of `bench -n 64 -r 5 --membw`: 48.5-55.0 tok/s, median 80%
+// of the bound, against 45.9-52.0 and 75%), so the ymm kernels prefetch every type.
+// (For Q4_0 on that Zen 3, 12 KiB ahead and no prefetch were within the noise of 6 KiB: three
+// alternating tg64 rounds each.)
 inline constexpr size_t kPrefetchBytes = 6 * 1024;
 
 // Bytes of a packed block of type K (tensor/packed.h), the offset that makes its stored values

@@ -100,11 +100,17 @@ AG_PY_TARGET inline __m256i block_isum(const Half<K>& w, const int8_t* q, int32_
 }
 
 #if !AG_PY_VNNI
+// A running sum of the chunk-by-chunk loops below, materialized after each chunk: without it GCC
+// regroups the integer adds into one tree over all chunks, which hoists every multiply ahead of
+// the adds and spills them (tensor_bench packed/q8_0/avx2/128 read 126 stack accesses in the loop;
+// the chunk order is what keeps the registers free). An empty asm statement, no instruction.
+AG_PY_TARGET inline void keep_in_register(__m256i& v) { asm("" : "+x"(v)); }
+
 // AVX2 Q8_0's block_isum for C activation rows at once, chunk by chunk: each 4-column chunk's
 // signed weights and their absolute values serve the C rows before the next chunk is loaded, so
 // only the C sums, one chunk and one broadcast are live. Unpacking the half first (Half) kept 8
-// values live across the rows and spilled with C = 4 (tensor_bench packed/q8_0/avx2/128: 51-54 ->
-// 61-62 G multiply-adds/s; the same order measured 5-10% slower for Q4_0, which keeps Half).
+// values live across the rows and spilled with C = 4 (tensor_bench packed/q8_0/avx2/128 on a Zen 5:
+// 51-54 -> 61-62 G multiply-adds/s; with keep_in_register, on a Zen 3: 53 -> 56).
 // The same exact int32 lanes as block_isum.
 template <int C>
 AG_PY_TARGET inline void q8_0_isums(const uint8_t* qs, int h, const BlockQ8_0* const* act, int64_t b,
@@ -118,7 +124,55 @@ AG_PY_TARGET inline void q8_0_isums(const uint8_t* qs, int h, const BlockQ8_0* c
     for (int c = 0; c < C; ++c) {
       const __m256i a = _mm256_sign_epi8(broadcast4(act[c][b].qs + 4 * i), w);
       out[c] = _mm256_add_epi32(out[c], _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, a), ones));
+      keep_in_register(out[c]);
     }
+  }
+}
+
+// AVX2 Q4_0's and Q5_0's block_isum for C activation rows at once, chunk by chunk like q8_0_isums:
+// each raw 32-byte vector is split into its two nibble halves (Q5_0: with their 5th bits), which
+// serve the C rows before the next is loaded, so only the C sums, two unpacked values and a
+// broadcast are live and the float accumulators stay in registers (the unpack-first order of
+// block_isum spilled them with C = 4: tensor_bench packed/q4_0/avx2/128 70 -> 81 G multiply-adds/s
+// on a Zen 3). The offset is taken back from the block sum broadcast from memory (a shift and a
+// subtract instead of a scalar multiply and a register broadcast). The same exact int32 lanes as
+// block_isum: Q4_0 sums its 8 pairs in int16 (every partial sum within their absolute total,
+// 30720), Q5_0 two int16 sums of 4 pairs (31744).
+template <Kind K, int C>
+AG_PY_TARGET inline void q4_isums(const uint8_t* qs, int h, const BlockQ8_0* const* act, const ActBlockInfo* const* info,
+                                  int64_t b, __m256i (&out)[C]) {
+  static_assert(K == kQ4_0 || K == kQ5_0);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i qh = _mm256_setzero_si256();
+  if constexpr (K == kQ5_0) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 4 * 64 + 32 * h));
+  __m256i s[C];
+  for (int j = 0; j < 4; ++j) {
+    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * j + 32 * h));
+    __m256i first4 = _mm256_and_si256(raw, low4);                       // v[2j] of unpack
+    __m256i last4 = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);  // v[2j + 1]
+    if constexpr (K == kQ5_0) {
+      first4 = _mm256_or_si256(first4, q5_bit4(qh, 2 * j));
+      last4 = _mm256_or_si256(last4, q5_bit4(qh, 2 * j + 1));
+    }
+    for (int c = 0; c < C; ++c) {
+      const int8_t* q = act[c][b].qs + 8 * j;
+      const __m256i pair = _mm256_add_epi16(_mm256_maddubs_epi16(first4, broadcast4(q)),
+                                            _mm256_maddubs_epi16(last4, broadcast4(q + 4)));
+      const bool first = K == kQ5_0 ? j % 2 == 0 : j == 0;
+      s[c] = first ? pair : _mm256_add_epi16(s[c], pair);
+      keep_in_register(s[c]);
+      if constexpr (K == kQ5_0) {
+        if (j == 1) out[c] = _mm256_madd_epi16(s[c], ones);
+      }
+    }
+  }
+  constexpr int kShift = K == kQ4_0 ? 3 : 4;  // log2 of the offset
+  static_assert(1 << kShift == Layout<K>::kOffset);
+  for (int c = 0; c < C; ++c) {
+    __m256i total = _mm256_madd_epi16(s[c], ones);
+    if constexpr (K == kQ5_0) total = _mm256_add_epi32(out[c], total);
+    out[c] = _mm256_sub_epi32(total, _mm256_slli_epi32(_mm256_set1_epi32(info[c][b].sum), kShift));
   }
 }
 #endif
@@ -141,17 +195,20 @@ AG_PY_TARGET inline void half_pass(const packed_passes::Pass& pass, int h0) {
     for (auto& a : half) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = gw + static_cast<size_t>(b) * L::kBlockBytes;
-    if (K != kQ8_0 && h0 == 0) {
+    if (h0 == 0) {  // every type on AVX2 (packed_passes.h)
       for (size_t line = 0; line < L::kBlockBytes; line += 64)
         _mm_prefetch(reinterpret_cast<const char*>(blk + L::kPrefetchBlocks * L::kBlockBytes + line), _MM_HINT_NTA);
     }
     for (int i = 0; i < kHalves; ++i) {
       const int h = h0 + i;
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
-      if constexpr (K == kQ8_0 && !kVnni && C > 1) {
+      if constexpr (!kVnni && C > 1) {
 #if !AG_PY_VNNI
         __m256i isum[C];
-        q8_0_isums<C>(blk + 2 * kPackRows, h, act, b, isum);
+        if constexpr (K == kQ8_0)
+          q8_0_isums<C>(blk + 2 * kPackRows, h, act, b, isum);
+        else
+          q4_isums<K, C>(blk + 2 * kPackRows, h, act, info, b, isum);
         for (int c = 0; c < C; ++c)
           acc[i][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(info[c][b].d)), _mm256_cvtepi32_ps(isum[c]),
                                       acc[i][c]);
