@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "scratch_dir.h"
+
 namespace ag::gguf::testing {
 
 struct Bytes {
@@ -49,11 +51,11 @@ struct Bytes {
   }
 };
 
-// A fresh directory per test under the build tree's temp area.
+// A fresh directory per test inside the process's scratch directory (removed when the test
+// process exits; the per-test names in /tmp itself stayed behind after every run).
 inline std::filesystem::path test_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() /
-             (std::string("autoglm_gguf_") + info->test_suite_name() + "_" + info->name());
+  auto dir = ag::test::scratch_dir() / (std::string(info->test_suite_name()) + "_" + info->name());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
