@@ -118,30 +118,36 @@ AG_TARGET_AVX2 void scores_f16_avx2(const KvCache& kv, const AttentionArgs& a, i
     _mm256_storeu_ps(q_rounded + i, avx2::load_f16(q_f16 + i));
 
   alignas(32) float k_row[256];
+  const int n_vec = head_dim & ~31;  // dot_f16_avx2's vector part; the rest is its double tail
   for (int t = 0; t < gv.n_pos; ++t) {
     const auto* k = reinterpret_cast<const uint16_t*>(gv.k(kv, a.layer, t));
     for (int i = 0; i < head_dim; i += 8) _mm256_store_ps(k_row + i, avx2::load_f16(k + i));
     for (int g = 0; g < group; ++g) {
       const float* qg = q_rounded + g * head_dim;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int i = 0; i < head_dim; i += 32) {
+      for (int i = 0; i < n_vec; i += 32) {
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_load_ps(k_row + i), a0);
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 8), _mm256_load_ps(k_row + i + 8), a1);
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 16), _mm256_load_ps(k_row + i + 16), a2);
         a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 24), _mm256_load_ps(k_row + i + 24), a3);
       }
-      // dot_f16 returns float(double(sum)): the same float
-      scores[static_cast<int64_t>(g) * gv.n_pos + t] = avx2::reduce4(a0, a1, a2, a3) * a.scale;
+      // dot_f16 sums the last head_dim % 32 products in double, one by one (as ggml), and returns
+      // float(sum): the same operations (a float product of the two F16 values, then the add).
+      double sum = avx2::reduce4(a0, a1, a2, a3);
+      for (int i = n_vec; i < head_dim; ++i) sum += qg[i] * k_row[i];
+      scores[static_cast<int64_t>(g) * gv.n_pos + t] = static_cast<float>(sum) * a.scale;
     }
   }
 }
 
-// attend_group for an F16 cache whose head_dim is a multiple of 32 (up to 256), with the AVX2
+// attend_group for an F16 cache whose head_dim is a multiple of 8 (up to 256), with the AVX2
 // vector kernels: the same float operations in the same order as attend_group through
-// vec_kernels() (dot_f16_avx2's four accumulators and reduction, axpy_f16_avx2's fused
-// multiply-adds), so the same bits. Decode spent most of attention on per-call overhead: one
+// vec_kernels() (dot_f16_avx2's four accumulators, reduction and double tail, axpy_f16_avx2's
+// fused multiply-adds), so the same bits. Decode spent most of attention on per-call overhead: one
 // indirect call per position and query head for 64-element dot products, each converting the same
-// K row from F16 again. Here each K row is converted once for the whole GQA group.
+// K row from F16 again. Here each K row is converted once for the whole GQA group. (Heads narrower
+// than 32 — stories260K's 8 — were left to the generic path until the tail was added here: its
+// prefill spent half its time in those calls.)
 AG_TARGET_AVX2 void attend_group_f16_avx2(const KvCache& kv, const AttentionArgs& a, int64_t row,
                                           int kv_head, AttentionThreadScratch& ts) {
   const VecKernels& vk = vec_kernels();
@@ -188,7 +194,7 @@ namespace detail {
 bool fused_f16_applies(const KvCache& kv) {
 #if defined(__x86_64__)
   static const bool avx2 = cpu_has_avx2_fma();
-  return avx2 && kv.type() == DType::F16 && kv.head_dim() % 32 == 0 && kv.head_dim() <= 256;
+  return avx2 && kv.type() == DType::F16 && kv.head_dim() % 8 == 0 && kv.head_dim() <= 256;
 #else
   (void)kv;
   return false;

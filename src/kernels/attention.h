@@ -51,7 +51,7 @@ class AttentionScratch {
 void attention(ThreadPool& pool, AttentionScratch& scratch, const KvCache& kv,
                const AttentionArgs& args);
 
-// The fused path of an F16 cache (AVX2, head_dim a multiple of 32 up to 256): each K row is
+// The fused path of an F16 cache (AVX2, head_dim a multiple of 8 up to 256): each K row is
 // converted once per GQA group and nothing is called per position and head; every output bit is
 // that of the generic path through vec_kernels(). Exposed for the tests that check so.
 namespace detail {

@@ -300,12 +300,13 @@ TEST(Matmul, EveryWeightTypeMatchesDequantizedDot) {
   set_min_parallel_work(kDefaultMinParallelWork);
 }
 
-// With an F16 cache and head_dim a multiple of 32, attention takes a fused path (each K row
+// With an F16 cache and head_dim a multiple of 8, attention takes a fused path (each K row
 // converted once per GQA group, no call per position and head); it must give the bits of the
-// generic path, which this test spells out with the vector kernels.
+// generic path, which this test spells out with the vector kernels. Dims below 32 (stories260K: 8)
+// and between multiples of 32 (80) take dot_f16's double tail.
 TEST(Attention, FusedF16PathMatchesVecKernelsBitForBit) {
   const VecKernels& vk = vec_kernels();
-  for (const auto& [n_head, n_head_kv, head_dim] : {std::tuple{8, 2, 64}, {14, 2, 64}, {4, 4, 128}, {8, 1, 32}}) {
+  for (const auto& [n_head, n_head_kv, head_dim] : {std::tuple{8, 2, 64}, {14, 2, 64}, {4, 4, 128}, {8, 1, 32}, {8, 4, 8}, {4, 2, 24}, {6, 3, 80}}) {
     SCOPED_TRACE(::testing::Message() << n_head << " heads, " << n_head_kv << " kv heads, dim " << head_dim);
     HParams hp;
     hp.n_layer = 1;
