@@ -34,7 +34,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Threads that were bound to one CPU (0 without pin_threads or where the OS refused).
+  // Threads that were bound to one CPU (0 without pin_threads or where the OS refused). Final once
+  // the constructor returns: with pin_threads it waits for every worker's attempt.
   int n_pinned() const { return n_pinned_.load(std::memory_order_acquire); }
 
   // Calls fn(ith, nth) once for each ith in 0..nth-1 (nth = size()) and returns when all are done.
@@ -75,6 +76,7 @@ class ThreadPool {
   alignas(64) std::atomic<int> n_done_{0};           // shares of the current job finished
   std::atomic<bool> stop_{false};
   std::atomic<int> n_pinned_{0};
+  std::atomic<int> n_pin_attempts_{0};  // workers that have tried to pin themselves
   std::vector<int> pin_cpus_;            // [n_threads] CPU of thread i; empty: not pinned
   std::vector<uint8_t> caller_mask_;     // the caller's affinity mask before pinning (cpu_set_t)
   pthread_t caller_{};                   // the thread that made the pool (thread 0)
