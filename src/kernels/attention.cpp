@@ -105,6 +105,19 @@ void attend_group(const KvCache& kv, const AttentionArgs& a, int64_t row, int kv
 }
 
 #if defined(__x86_64__)
+// The vector part of one score (the first n_vec of head_dim values): dot_f16_avx2's four
+// accumulators and their reduction.
+AG_TARGET_AVX2 inline float vector_part(int n_vec, const float* qg, const float* k_row) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int i = 0; i < n_vec; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_load_ps(k_row + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 8), _mm256_load_ps(k_row + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 16), _mm256_load_ps(k_row + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 24), _mm256_load_ps(k_row + i + 24), a3);
+  }
+  return avx2::reduce4(a0, a1, a2, a3);
+}
+
 // The q·K part of attend_group_f16_avx2 (see fused_f16_scores in attention.h).
 AG_TARGET_AVX2 void scores_f16_avx2(const KvCache& kv, const AttentionArgs& a, int64_t row,
                                     int kv_head, uint16_t* q_f16, float* q_rounded, float* scores) {
@@ -117,25 +130,55 @@ AG_TARGET_AVX2 void scores_f16_avx2(const KvCache& kv, const AttentionArgs& a, i
   for (int i = 0; i < group * head_dim; i += 8)
     _mm256_storeu_ps(q_rounded + i, avx2::load_f16(q_f16 + i));
 
-  alignas(32) float k_row[256];
   const int n_vec = head_dim & ~31;  // dot_f16_avx2's vector part; the rest is its double tail
-  for (int t = 0; t < gv.n_pos; ++t) {
+  const int n_pos = gv.n_pos;
+  alignas(32) float k_rows[4][256];
+  int t = 0;
+  if (n_vec < head_dim) {
+    // The double tail 4 positions at a time: lane j sums position t + j's tail products in
+    // dot_f16's order (one by one, each a float product widened exactly), the same bits as one
+    // position at a time without a chain of dependent double adds per score (stories260K's 8-wide
+    // heads are all tail).
+    const int tail = head_dim - n_vec;  // 8, 16 or 24
+    alignas(16) float k_tail[24][4];    // [column of the tail][position]
+    for (; t + 4 <= n_pos; t += 4) {
+      for (int j = 0; j < 4; ++j) {
+        const auto* k = reinterpret_cast<const uint16_t*>(gv.k(kv, a.layer, t + j));
+        for (int i = 0; i < head_dim; i += 8) _mm256_store_ps(k_rows[j] + i, avx2::load_f16(k + i));
+      }
+      for (int i = 0; i < tail; i += 4) {
+        __m128 r0 = _mm_load_ps(k_rows[0] + n_vec + i), r1 = _mm_load_ps(k_rows[1] + n_vec + i);
+        __m128 r2 = _mm_load_ps(k_rows[2] + n_vec + i), r3 = _mm_load_ps(k_rows[3] + n_vec + i);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_store_ps(k_tail[i], r0);
+        _mm_store_ps(k_tail[i + 1], r1);
+        _mm_store_ps(k_tail[i + 2], r2);
+        _mm_store_ps(k_tail[i + 3], r3);
+      }
+      for (int g = 0; g < group; ++g) {
+        const float* qg = q_rounded + g * head_dim;
+        __m256d sum = _mm256_setzero_pd();  // dot_f16's start: float(0) widened, as reduce4 of zeros
+        if (n_vec > 0)
+          sum = _mm256_setr_pd(vector_part(n_vec, qg, k_rows[0]), vector_part(n_vec, qg, k_rows[1]),
+                               vector_part(n_vec, qg, k_rows[2]), vector_part(n_vec, qg, k_rows[3]));
+        for (int i = 0; i < tail; ++i)
+          sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm_mul_ps(_mm_set1_ps(qg[n_vec + i]), _mm_load_ps(k_tail[i]))));
+        _mm_storeu_ps(scores + static_cast<int64_t>(g) * n_pos + t,
+                      _mm_mul_ps(_mm256_cvtpd_ps(sum), _mm_set1_ps(a.scale)));
+      }
+    }
+  }
+  for (; t < n_pos; ++t) {
     const auto* k = reinterpret_cast<const uint16_t*>(gv.k(kv, a.layer, t));
+    float* k_row = k_rows[0];
     for (int i = 0; i < head_dim; i += 8) _mm256_store_ps(k_row + i, avx2::load_f16(k + i));
     for (int g = 0; g < group; ++g) {
       const float* qg = q_rounded + g * head_dim;
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int i = 0; i < n_vec; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_load_ps(k_row + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 8), _mm256_load_ps(k_row + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 16), _mm256_load_ps(k_row + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i + 24), _mm256_load_ps(k_row + i + 24), a3);
-      }
       // dot_f16 sums the last head_dim % 32 products in double, one by one (as ggml), and returns
       // float(sum): the same operations (a float product of the two F16 values, then the add).
-      double sum = avx2::reduce4(a0, a1, a2, a3);
+      double sum = vector_part(n_vec, qg, k_row);
       for (int i = n_vec; i < head_dim; ++i) sum += qg[i] * k_row[i];
-      scores[static_cast<int64_t>(g) * gv.n_pos + t] = static_cast<float>(sum) * a.scale;
+      scores[static_cast<int64_t>(g) * n_pos + t] = static_cast<float>(sum) * a.scale;
     }
   }
 }
