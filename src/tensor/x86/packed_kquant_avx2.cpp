@@ -185,7 +185,7 @@ AG_Q4K_AVX2 void q6_half_pass(const uint8_t* half, int64_t nb, int h, const Bloc
     prefetch_ahead(hb, kQ6HalfBytes);
     __m256i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
-    for (int s = 0; s < 8; ++s) {  // 32 columns: sub-blocks 2s (v[0..3]) and 2s + 1 (v[4..7])
+    for (int s = 0; s < 8; ++s) {  // 32 columns: sub-blocks 2s (chunks 0-1) and 2s + 1 (chunks 2-3)
       const uint8_t* ql = hb + kQ6Ql + 128 * static_cast<size_t>(s);
       const uint8_t* qh = hb + kQ6Qh + 64 * static_cast<size_t>(s);
       const __m256i high[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)),
